@@ -1,0 +1,38 @@
+# Attention, hands on: the two commands are `make lab` and `make test`.
+# Both create .venv with Python 3.11 and install the pinned requirements the first time.
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+INSTALLED := $(VENV)/.installed
+
+.PHONY: lab test lint outputs bench clean
+
+lab: $(INSTALLED)
+	$(VENV)/bin/jupyter lab --ServerApp.ip=127.0.0.1 notebooks/00_start_here.ipynb
+
+test: $(INSTALLED) lint
+	$(PY) -m pytest --nbval --nbval-current-env tests notebooks
+
+lint: $(INSTALLED)
+	$(PY) -m ruff check helpers tests tools notebooks
+	$(PY) -m ruff format --check helpers tests tools
+
+# Re-execute every notebook in a fresh kernel and store its outputs (see tools/make_outputs.py).
+outputs: $(INSTALLED)
+	$(PY) tools/make_outputs.py
+
+bench: $(INSTALLED)
+	$(PY) tools/bench.py
+
+$(INSTALLED): requirements.txt pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info[:2] == (3, 11) else "The course needs Python 3.11; run: make PYTHON=/path/to/python3.11 ...")'
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.txt
+	$(PY) -m pip install --quiet --no-deps -e .
+	@! $(PY) -m pip list 2>/dev/null | grep -i '^nvidia-' || (echo "A CUDA build of torch was installed; the course pins the CPU build." && exit 1)
+	touch $(INSTALLED)
+
+clean:
+	rm -rf $(VENV) bench.json .browser-screenshots

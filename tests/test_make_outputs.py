@@ -1,0 +1,46 @@
+"""tools/make_outputs.py strips what changes between runs and keeps what a reader needs."""
+
+import sys
+from pathlib import Path
+
+import nbformat
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tools"))
+import make_outputs  # noqa: E402
+
+
+def notebook_with(outputs, source="x = 1", metadata=None):
+    cell = nbformat.v4.new_code_cell(source, outputs=outputs, execution_count=1)
+    cell.metadata.update(metadata or {})
+    notebook = nbformat.v4.new_notebook(cells=[cell])
+    notebook.metadata.update({"widgets": {"state": {}}, "language_info": {"name": "python", "version": "3.11.7"}})
+    return notebook
+
+
+def test_widget_views_become_a_fixed_line_and_state_is_dropped():
+    view = {"application/vnd.jupyter.widget-view+json": {"model_id": "abc123"}, "text/plain": "VBox(...)"}
+    notebook = make_outputs.clean_notebook(notebook_with([nbformat.v4.new_output("display_data", data=view)]))
+    assert "widgets" not in notebook.metadata
+    assert notebook.metadata.language_info == make_outputs.LANGUAGE_INFO
+    assert notebook.cells[0].outputs[0].data == {"text/plain": make_outputs.WIDGET_PLACEHOLDER}
+
+
+def test_timings_are_dropped_from_cell_metadata():
+    notebook = notebook_with([], metadata={"execution": {"iopub.execute_input": "2026"}, "tags": ["keep"]})
+    cleaned = make_outputs.clean_notebook(notebook)
+    assert cleaned.cells[0].metadata == {"tags": ["keep"]}
+
+
+def test_stderr_is_dropped_only_in_cells_marked_volatile():
+    progress = nbformat.v4.new_output("stream", name="stderr", text="100%|###| 10/10 [00:02<00:00]")
+    printed = nbformat.v4.new_output("stream", name="stdout", text="loss 0.1\n")
+    marked = make_outputs.clean_notebook(notebook_with([progress, printed], "# NBVAL_IGNORE_OUTPUT: timing\nrun()"))
+    assert marked.cells[0].outputs == [printed]
+    unmarked = make_outputs.clean_notebook(notebook_with([progress, printed], "run()"))
+    assert len(unmarked.cells[0].outputs) == 2, "a warning in an ordinary cell must stay visible to nbval"
+
+
+def test_png_figures_are_kept():
+    png = nbformat.v4.new_output("display_data", data={"image/png": "iVBORw0KGgo=", "text/plain": "<Figure>"})
+    cleaned = make_outputs.clean_notebook(notebook_with([png]))
+    assert cleaned.cells[0].outputs[0].data["image/png"] == "iVBORw0KGgo="

@@ -1,0 +1,112 @@
+"""Benchmark the course: notebook run times against a floor, and widget update latency.
+
+    python tools/bench.py [--out bench.json]
+
+floor: a fresh kernel that only runs `import torch, numpy, matplotlib`, timed the same way
+as a notebook (kernel start included). Each notebook's ratio = its time / the floor.
+Widgets: for every explorer in helpers.widgets.EXPLORERS, the median over 20 control changes
+of the time from setting a control's value to the state recomputed and the figure redrawn.
+Exits 1 if a target is missed: notebook ratio <= 2 (unless NOTEBOOK_RATIO_TARGETS says
+otherwise), widget median <= 50 ms.
+"""
+
+import argparse
+import itertools
+import json
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import nbformat
+from nbclient import NotebookClient
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from make_outputs import NOTEBOOKS, execution_environment  # noqa: E402
+
+WIDGET_TARGET_MS = 50.0
+NOTEBOOK_RATIO_TARGET = 2.0
+# Lessons whose issue grants a larger budget, as {stem: ratio}.
+NOTEBOOK_RATIO_TARGETS = {}
+CHANGES = 20
+
+
+def time_notebook(notebook):
+    """Seconds to execute a notebook in a fresh kernel, kernel start included."""
+    client = NotebookClient(
+        notebook,
+        timeout=600,
+        kernel_name="python3",
+        record_timing=False,
+        resources={"metadata": {"path": str(NOTEBOOKS)}},
+    )
+    start = time.perf_counter()
+    client.execute(env=execution_environment())
+    return time.perf_counter() - start
+
+
+def floor_seconds():
+    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("import torch, numpy, matplotlib")])
+    return time_notebook(notebook)
+
+
+def widget_latencies_ms(factory):
+    """Median ms over CHANGES control changes, cycling through every control's values."""
+    from helpers.explorer import control_values
+
+    explorer = factory()
+    steps = [(control, value) for control in explorer.controls.values() for value in control_values(control)]
+    timings = []
+    for control, value in itertools.islice(itertools.cycle(steps), CHANGES):
+        if control.value == value:
+            continue
+        start = time.perf_counter()
+        control.value = value  # observers recompute the state and redraw the figure, synchronously
+        timings.append((time.perf_counter() - start) * 1000)
+        if explorer.error:
+            raise RuntimeError(f"{factory.__name__}: {control.description}={value!r} failed: {explorer.error}")
+    return statistics.median(timings)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", default=str(NOTEBOOKS.parent / "bench.json"))
+    args = parser.parse_args()
+
+    floor_seconds()  # warm the disk cache, so the first measurement is not penalised
+    floor = floor_seconds()
+    results = {"floor_s": round(floor, 3), "notebooks": {}, "widgets": {}}
+    missed = []
+    print(f"{'what':40s} {'measured':>12s} {'ratio':>7s} {'target':>8s}")
+    print(f"{'floor (kernel + imports)':40s} {floor:10.2f} s")
+    for path in sorted(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb")):
+        seconds = time_notebook(nbformat.read(path, as_version=4))
+        ratio = seconds / floor
+        target = NOTEBOOK_RATIO_TARGETS.get(path.stem, NOTEBOOK_RATIO_TARGET)
+        results["notebooks"][path.stem] = {"seconds": round(seconds, 3), "ratio": round(ratio, 3)}
+        mark = "" if ratio <= target else "  MISSED"
+        missed += [path.stem] if mark else []
+        print(f"{path.stem:40s} {seconds:10.2f} s {ratio:7.2f} {target:7.1f}x{mark}")
+
+    import matplotlib
+
+    matplotlib.use("agg")
+    from helpers.widgets import EXPLORERS
+
+    for name, factory in EXPLORERS.items():
+        median = widget_latencies_ms(factory)
+        results["widgets"][name] = {"median_ms": round(median, 2)}
+        mark = "" if median <= WIDGET_TARGET_MS else "  MISSED"
+        missed += [name] if mark else []
+        print(f"{'widget ' + name:40s} {median:9.1f} ms {'':7s} {WIDGET_TARGET_MS:6.0f}ms{mark}")
+
+    Path(args.out).write_text(json.dumps(results, indent=2) + "\n")
+    print(f"wrote {args.out}")
+    if missed:
+        print("targets missed: " + ", ".join(missed))
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

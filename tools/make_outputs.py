@@ -1,0 +1,92 @@
+"""Execute every notebook in a fresh kernel and store clean, reproducible outputs.
+
+    python tools/make_outputs.py [notebooks/NN_name.ipynb ...]
+
+Each notebook runs top to bottom in a new kernel with its folder as working directory.
+Then everything that changes from run to run without meaning anything is removed: widget
+state and widget views (replaced by a fixed line), timings, kernel version details,
+progress bars on stderr. Running it twice gives byte-identical files.
+"""
+
+import os
+import sys
+import time
+from pathlib import Path
+
+import nbformat
+from nbclient import NotebookClient
+
+ROOT = Path(__file__).resolve().parent.parent
+NOTEBOOKS = ROOT / "notebooks"
+WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
+WIDGET_PLACEHOLDER = "[interactive widget: run this cell in JupyterLab to use it]"
+IGNORE_MARK = "NBVAL_IGNORE_OUTPUT"
+KERNELSPEC = {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}
+LANGUAGE_INFO = {"name": "python", "pygments_lexer": "ipython3"}
+CELL_METADATA_DROPPED = ("execution", "collapsed", "scrolled", "jupyter")
+
+
+def clean_output(output, volatile):
+    """Return the output without run-dependent parts, or None to drop it."""
+    if output.get("output_type") == "stream" and output.get("name") == "stderr" and volatile:
+        return None  # progress bars and timing chatter in a cell already marked NBVAL_IGNORE_OUTPUT
+    data = output.get("data")
+    if data is not None:
+        if WIDGET_MIME in data:
+            output["data"] = {"text/plain": WIDGET_PLACEHOLDER}
+        data = output["data"]
+        data.pop("application/vnd.jupyter.widget-state+json", None)
+        output["metadata"] = {key: value for key, value in output.get("metadata", {}).items() if key != "transient"}
+    return output
+
+
+def clean_notebook(notebook):
+    notebook.metadata.pop("widgets", None)
+    notebook.metadata["kernelspec"] = dict(KERNELSPEC)
+    notebook.metadata["language_info"] = dict(LANGUAGE_INFO)
+    for cell in notebook.cells:
+        for key in CELL_METADATA_DROPPED:
+            cell.metadata.pop(key, None)
+        if cell.cell_type != "code":
+            continue
+        volatile = IGNORE_MARK in cell.source
+        cleaned = (clean_output(output, volatile) for output in cell.outputs)
+        cell.outputs = [output for output in cleaned if output is not None]
+    return notebook
+
+
+def execution_environment():
+    env = dict(os.environ)
+    env.update({"PYTHONHASHSEED": "0", "MPLBACKEND": "module://matplotlib_inline.backend_inline"})
+    return env
+
+
+def run_notebook(path, timeout=600):
+    """Execute one notebook in a fresh kernel; returns the seconds it took (kernel start included)."""
+    notebook = nbformat.read(path, as_version=4)
+    for cell in notebook.cells:
+        if cell.cell_type == "code":
+            cell.outputs, cell.execution_count = [], None
+    client = NotebookClient(
+        notebook,
+        timeout=timeout,
+        kernel_name="python3",
+        record_timing=False,
+        resources={"metadata": {"path": str(Path(path).parent)}},
+    )
+    start = time.perf_counter()
+    client.execute(env=execution_environment())
+    seconds = time.perf_counter() - start
+    nbformat.write(clean_notebook(notebook), path)
+    return seconds
+
+
+def main(paths):
+    paths = [Path(p) for p in paths] or sorted(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))
+    for path in paths:
+        seconds = run_notebook(path)
+        print(f"{path.name}: executed in {seconds:.1f} s")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
