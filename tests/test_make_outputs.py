@@ -34,7 +34,9 @@ def test_timings_are_dropped_from_cell_metadata():
 def test_stderr_is_dropped_only_in_cells_marked_volatile():
     progress = nbformat.v4.new_output("stream", name="stderr", text="100%|###| 10/10 [00:02<00:00]")
     printed = nbformat.v4.new_output("stream", name="stdout", text="loss 0.1\n")
-    marked = make_outputs.clean_notebook(notebook_with([progress, printed], "# NBVAL_IGNORE_OUTPUT: timing\nrun()"))
+    marked = make_outputs.clean_notebook(
+        notebook_with([progress, printed], "# NBVAL_IGNORE_OUTPUT\n# Why: timing\nrun()")
+    )
     assert marked.cells[0].outputs == [printed]
     unmarked = make_outputs.clean_notebook(notebook_with([progress, printed], "run()"))
     assert len(unmarked.cells[0].outputs) == 2, "a warning in an ordinary cell must stay visible to nbval"
@@ -44,3 +46,9 @@ def test_png_figures_are_kept():
     png = nbformat.v4.new_output("display_data", data={"image/png": "iVBORw0KGgo=", "text/plain": "<Figure>"})
     cleaned = make_outputs.clean_notebook(notebook_with([png]))
     assert cleaned.cells[0].outputs[0].data["image/png"] == "iVBORw0KGgo="
+
+
+def test_volatile_means_what_nbval_means():
+    assert make_outputs.is_output_ignored("x = 1\n  #  NBVAL_IGNORE_OUTPUT  \n")
+    assert not make_outputs.is_output_ignored("# NBVAL_IGNORE_OUTPUT: nbval does not see this one")
+    assert not make_outputs.is_output_ignored("print('NBVAL_IGNORE_OUTPUT')")

@@ -20,10 +20,15 @@ ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = ROOT / "notebooks"
 WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
 WIDGET_PLACEHOLDER = "[interactive widget: run this cell in JupyterLab to use it]"
-IGNORE_MARK = "NBVAL_IGNORE_OUTPUT"
+IGNORE_MARK = "NBVAL_IGNORE_OUTPUT"  # nbval matches it only alone on a comment line
 KERNELSPEC = {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}
 LANGUAGE_INFO = {"name": "python", "pygments_lexer": "ipython3"}
 CELL_METADATA_DROPPED = ("execution", "collapsed", "scrolled", "jupyter")
+
+
+def is_output_ignored(source):
+    """True if nbval ignores the cell's output: a line that is exactly '# NBVAL_IGNORE_OUTPUT'."""
+    return any(line.strip().lstrip("#").strip() == IGNORE_MARK for line in source.splitlines())
 
 
 def clean_output(output, volatile):
@@ -49,7 +54,7 @@ def clean_notebook(notebook):
             cell.metadata.pop(key, None)
         if cell.cell_type != "code":
             continue
-        volatile = IGNORE_MARK in cell.source
+        volatile = is_output_ignored(cell.source)
         cleaned = (clean_output(output, volatile) for output in cell.outputs)
         cell.outputs = [output for output in cleaned if output is not None]
     return notebook
