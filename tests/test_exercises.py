@@ -2,7 +2,8 @@
 
 import pytest
 
-from helpers.exercises import check_sharp_temperature, report
+from helpers.exercises import report
+from helpers.exercises.start_here import check_sharp_temperature
 
 
 def test_report_lists_hints_only_for_failures(capsys):

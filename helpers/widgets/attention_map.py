@@ -1,8 +1,4 @@
-"""The course's interactive figures: one explorer per interactive cell.
-
-Each explorer is built by a function (e.g. `attention_map_explorer()`) and shown by
-making it the last expression of a cell. `EXPLORERS` lists them for the benchmark and tests.
-"""
+"""00_start_here: an attention map with temperature, mask and query pickers."""
 
 import ipywidgets as widgets
 import numpy as np
@@ -111,5 +107,5 @@ def attention_map_explorer(tokens=None):
     return AttentionMapExplorer(tokens=tokens)
 
 
-# name -> factory; the benchmark times every explorer listed here.
+# name -> factory, collected by helpers.widgets.EXPLORERS for the benchmark and tests.
 EXPLORERS = {"attention_map": attention_map_explorer}

@@ -1,0 +1,28 @@
+"""Self-checking exercises: a checker prints what passed, what did not, and a hint.
+
+A checker never raises on the learner's mistake: it reports it, so the notebook keeps running.
+One module per lesson holds that lesson's `check_...` functions; this module holds what they share.
+"""
+
+import traceback
+
+__all__ = ["report", "call_learner"]
+
+
+def report(title, results):
+    """Print a ✓/✗ line per (description, passed, hint) and a verdict. Returns True if all passed."""
+    print(title)
+    for description, passed, hint in results:
+        print(("  ✓ " if passed else "  ✗ ") + description + ("" if passed else f"\n      Hint: {hint}"))
+    passed = all(result[1] for result in results)
+    print("Well done: all checks passed." if passed else "Not yet: read the hints above and try again.")
+    return passed
+
+
+def call_learner(fn, *args, **kwargs):
+    """Run the learner's code: (value, None), or (None, "the error it raised, and where")."""
+    try:
+        return fn(*args, **kwargs), None
+    except Exception as error:  # the learner's code may raise anything; we report it
+        last = traceback.extract_tb(error.__traceback__)[-1]
+        return None, f"{type(error).__name__}: {error} (line {last.lineno})"
