@@ -85,6 +85,8 @@ def padding_mask(lengths, n=None):
     To use it as an attention mask over keys, give it a query axis: mask[:, None, :] is (B, 1, n).
     """
     if not isinstance(lengths, torch.Tensor):
+        if isinstance(lengths, (list, tuple)) and not lengths:
+            raise ValueError("lengths is empty: give one length per sequence")
         try:
             lengths = torch.as_tensor(lengths)
         except (TypeError, ValueError, RuntimeError) as error:
