@@ -88,6 +88,8 @@ class Explorer:
         self.message = widgets.HTML(value="")
         for control in self.controls.values():
             control.observe(self._on_change, names="value")
+            if hasattr(control.style, "description_width"):
+                control.style.description_width = "initial"  # show the whole description, never "temperat..."
         control_row = widgets.HBox(list(self.controls.values()), layout=widgets.Layout(flex_flow="row wrap"))
         self.widget = widgets.VBox([control_row, self.message, self.live.canvas])
         self.refresh()

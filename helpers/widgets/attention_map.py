@@ -81,6 +81,7 @@ class AttentionMapExplorer(Explorer):
 
     def setup(self, live):
         n = len(self.tokens)
+        live.figure.get_layout_engine().set(wspace=0.12)  # room between the colorbar and the bars' label
         map_ax, bar_ax = live.figure.subplots(1, 2, width_ratios=[1.1, 1])
         plot_attention(torch.zeros(n, n), map_ax, self.tokens, self.tokens, title="Attention weights")
         plot_weight_bars(torch.zeros(n), bar_ax, self.tokens, title="weights of the chosen query")
