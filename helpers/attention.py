@@ -103,6 +103,18 @@ def padding_mask(lengths, n=None):
     return torch.arange(n, device=lengths.device)[None, :] < lengths[:, None]
 
 
+def _broadcast_shapes(*shapes):
+    """torch.broadcast_shapes without its first-call import of sympy (about 1 s in a fresh kernel)."""
+    ndim = max(len(shape) for shape in shapes)
+    result = []
+    for sizes in zip(*[(1,) * (ndim - len(shape)) + tuple(shape) for shape in shapes], strict=True):
+        not_one = {size for size in sizes if size != 1}
+        if len(not_one) > 1:
+            raise RuntimeError("shapes do not broadcast")
+        result.append(not_one.pop() if not_one else 1)
+    return torch.Size(result)
+
+
 def _check_qkv(q, k, v):
     """Validate q, k, v; return the broadcast batch shape."""
     for name, tensor in (("q", q), ("k", k), ("v", v)):
@@ -123,7 +135,7 @@ def _check_qkv(q, k, v):
     if k.shape[-2] == 0:
         raise ValueError(f"attention needs at least one key: {shapes}")
     try:
-        batch = torch.broadcast_shapes(q.shape[:-2], k.shape[:-2], v.shape[:-2])
+        batch = _broadcast_shapes(q.shape[:-2], k.shape[:-2], v.shape[:-2])
     except RuntimeError:
         raise ValueError(f"the batch dimensions (all but the last two) do not broadcast: {shapes}") from None
     for name, tensor in (("q", q), ("k", k), ("v", v)):
@@ -139,7 +151,7 @@ def _check_mask(mask, target_shape):
             "for an additive float mask, add it to the scores yourself"
         )
     try:
-        fits = torch.broadcast_shapes(mask.shape, target_shape) == target_shape
+        fits = _broadcast_shapes(mask.shape, target_shape) == target_shape
     except RuntimeError:
         fits = False
     if not fits:
