@@ -10,8 +10,18 @@ reads the state. The figure is an ipympl canvas that redraws just the parts that
 import html
 
 import ipywidgets as widgets
-from ipympl.backend_nbagg import new_figure_manager_given_figure
+import matplotlib
+from IPython import get_ipython
 from matplotlib.figure import Figure
+
+# Importing ipympl switches pyplot to the ipympl backend when matplotlib is already loaded. The
+# course's explorers attach ipympl canvases to their own figures and need no global switch, and the
+# lessons' static figures must stay inline PNGs (stored in the notebook, shown without a kernel).
+_BACKEND_BEFORE_IPYMPL = matplotlib.rcParams._get_backend_or_none()
+from ipympl.backend_nbagg import new_figure_manager_given_figure  # noqa: E402
+
+if get_ipython() is not None and _BACKEND_BEFORE_IPYMPL in ("inline", "module://matplotlib_inline.backend_inline"):
+    get_ipython().enable_matplotlib("inline")
 
 __all__ = ["LiveFigure", "Explorer", "control_values"]
 

@@ -141,3 +141,17 @@ def test_control_values_cover_each_kind_of_control():
     assert control_values(widgets.Checkbox(value=False)) == [True, False]
     with pytest.raises(TypeError):
         control_values(widgets.Text())
+
+
+def test_importing_the_widgets_keeps_static_figures_inline_pngs():
+    """ipympl switches pyplot's backend on import; helpers.explorer switches it back in a kernel."""
+    import nbformat
+    from nbclient import NotebookClient
+
+    source = (
+        "from helpers.widgets import attention_map_explorer\nimport matplotlib.pyplot as plt\nfig, ax = plt.subplots()"
+    )
+    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(source)])
+    NotebookClient(notebook, kernel_name="python3", timeout=120).execute()
+    outputs = notebook.cells[0].outputs
+    assert any("image/png" in output.get("data", {}) for output in outputs), outputs

@@ -3,7 +3,8 @@
 Each explorer is built by a function (e.g. `attention_map_explorer()`) and shown by making it
 the last expression of a cell. Each module lists its explorers in a module-level dict
 `EXPLORERS = {name: factory}`; `EXPLORERS` here collects them all (for the benchmark and tests),
-so adding a lesson's module needs no edit in this file.
+so adding a lesson's module needs no edit in this file. It is collected on first use only, so a
+lesson that imports its own explorer does not pay for importing every other lesson's.
 """
 
 import importlib
@@ -23,6 +24,11 @@ def _collect_explorers():
     return explorers
 
 
-EXPLORERS = _collect_explorers()
+def __getattr__(name):
+    if name == "EXPLORERS":
+        globals()["EXPLORERS"] = _collect_explorers()
+        return globals()["EXPLORERS"]
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = ["EXPLORERS", "AttentionMapExplorer", "attention_map_explorer", "attention_map_state"]
