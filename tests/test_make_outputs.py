@@ -52,3 +52,16 @@ def test_volatile_means_what_nbval_means():
     assert make_outputs.is_output_ignored("x = 1\n  #  NBVAL_IGNORE_OUTPUT  \n")
     assert not make_outputs.is_output_ignored("# NBVAL_IGNORE_OUTPUT: nbval does not see this one")
     assert not make_outputs.is_output_ignored("print('NBVAL_IGNORE_OUTPUT')")
+
+
+def test_prints_split_by_the_kernel_timer_are_stored_as_one_output():
+    first = nbformat.v4.new_output("stream", name="stdout", text="a\n")
+    second = nbformat.v4.new_output("stream", name="stdout", text="b\n")
+    warning = nbformat.v4.new_output("stream", name="stderr", text="w\n")
+    third = nbformat.v4.new_output("stream", name="stdout", text="c\n")
+    cleaned = make_outputs.clean_notebook(notebook_with([first, second, warning, third]))
+    assert [(o.name, o.text) for o in cleaned.cells[0].outputs] == [
+        ("stdout", "a\nb\n"),
+        ("stderr", "w\n"),
+        ("stdout", "c\n"),
+    ]

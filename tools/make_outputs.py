@@ -45,6 +45,27 @@ def clean_output(output, volatile):
     return output
 
 
+def coalesce_streams(outputs):
+    """Merge consecutive stream outputs of the same name.
+
+    The kernel flushes printed text on a timer, so how a cell's prints are split into outputs
+    depends on the machine's load; merged, the stored file does not.
+    """
+    merged = []
+    for output in outputs:
+        previous = merged[-1] if merged else None
+        if (
+            previous is not None
+            and output.get("output_type") == "stream"
+            and previous.get("output_type") == "stream"
+            and previous.get("name") == output.get("name")
+        ):
+            previous["text"] += output["text"]
+        else:
+            merged.append(output)
+    return merged
+
+
 def clean_notebook(notebook):
     notebook.metadata.pop("widgets", None)
     notebook.metadata["kernelspec"] = dict(KERNELSPEC)
@@ -56,7 +77,7 @@ def clean_notebook(notebook):
             continue
         volatile = is_output_ignored(cell.source)
         cleaned = (clean_output(output, volatile) for output in cell.outputs)
-        cell.outputs = [output for output in cleaned if output is not None]
+        cell.outputs = coalesce_streams([output for output in cleaned if output is not None])
     return notebook
 
 
