@@ -8,8 +8,14 @@ INSTALLED := $(VENV)/.installed
 
 .PHONY: lab test lint outputs bench clean
 
+# Localhost only, token authentication on (the default), and no calls out: no news feed, no update
+# check, no extension manager querying PyPI. --allow-root only when run as root (containers, CI).
+LAB_FLAGS := --ServerApp.ip=127.0.0.1 --LabApp.news_url=None \
+	--LabApp.check_for_updates_class=jupyterlab.handlers.announcements.NeverCheckForUpdate \
+	--LabApp.extension_manager=readonly $(if $(filter 0,$(shell id -u)),--allow-root,)
+
 lab: $(INSTALLED)
-	$(VENV)/bin/jupyter lab --ServerApp.ip=127.0.0.1 notebooks/00_start_here.ipynb
+	$(VENV)/bin/jupyter lab $(LAB_FLAGS) notebooks/00_start_here.ipynb
 
 test: $(INSTALLED) lint
 	$(PY) -m pytest --nbval --nbval-current-env tests notebooks
