@@ -34,3 +34,16 @@ def test_a_low_temperature_passes(capsys):
 def test_wrong_answers_get_a_hint(answer, hint, capsys):
     assert check_sharp_temperature(answer) is False
     assert hint in capsys.readouterr().out
+
+
+def test_call_learner_reports_the_error_and_its_line():
+    from helpers.exercises import call_learner
+
+    def unfinished():
+        raise NotImplementedError
+
+    value, error = call_learner(unfinished)
+    assert value is None and error.startswith("NotImplementedError (line ")
+    assert call_learner(lambda x: x + 1, 1) == (2, None)
+    _, error = call_learner(lambda: 1 / 0)
+    assert error.startswith("ZeroDivisionError: division by zero (line ")

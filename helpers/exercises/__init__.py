@@ -25,4 +25,5 @@ def call_learner(fn, *args, **kwargs):
         return fn(*args, **kwargs), None
     except Exception as error:  # the learner's code may raise anything; we report it
         last = traceback.extract_tb(error.__traceback__)[-1]
-        return None, f"{type(error).__name__}: {error} (line {last.lineno})"
+        message = f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
+        return None, f"{message} (line {last.lineno})"
