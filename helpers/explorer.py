@@ -23,7 +23,7 @@ from ipympl.backend_nbagg import new_figure_manager_given_figure  # noqa: E402
 if get_ipython() is not None and _BACKEND_BEFORE_IPYMPL in ("inline", "module://matplotlib_inline.backend_inline"):
     get_ipython().enable_matplotlib("inline")
 
-__all__ = ["LiveFigure", "Explorer", "control_values"]
+__all__ = ["LiveFigure", "Explorer", "log_slider", "control_values"]
 
 
 class LiveFigure:
@@ -143,6 +143,20 @@ class Explorer:
         bundle = self.widget._repr_mimebundle_(**kwargs)
         bundle["text/plain"] = f"{type(self).__name__}: an interactive figure; run this cell in JupyterLab to use it."
         return bundle
+
+
+def log_slider(description, min_exponent, max_exponent, value=1.0, readout_format=".2f"):
+    """A slider over base-10 exponents, for quantities like a temperature: 10**min_exponent ... 10**max_exponent."""
+    return widgets.FloatLogSlider(
+        value=value,
+        base=10,
+        min=min_exponent,
+        max=max_exponent,
+        step=0.05,
+        description=description,
+        continuous_update=True,
+        readout_format=readout_format,
+    )
 
 
 def control_values(control, count=5):

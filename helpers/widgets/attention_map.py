@@ -7,7 +7,7 @@ from matplotlib.patches import Rectangle
 
 from helpers._checks import require_number
 from helpers.attention import causal_mask, scaled_dot_product_attention
-from helpers.explorer import Explorer
+from helpers.explorer import Explorer, log_slider
 from helpers.plotting import plot_attention, plot_weight_bars
 from helpers.toy_data import SENTENCES, toy_queries_and_keys
 
@@ -58,16 +58,7 @@ class AttentionMapExplorer(Explorer):
 
     def make_controls(self):
         return {
-            "temperature": widgets.FloatLogSlider(
-                value=1.0,
-                base=10,
-                min=-1,
-                max=1,
-                step=0.05,
-                description="temperature",
-                continuous_update=True,
-                readout_format=".2f",
-            ),
+            "temperature": log_slider("temperature", -1, 1),
             "mask": widgets.Dropdown(
                 options=[("no mask", "none"), ("causal", "causal")], value="none", description="mask"
             ),

@@ -7,7 +7,7 @@ from matplotlib.patches import Rectangle
 
 from helpers._checks import require_float_tensor, require_number
 from helpers.attention import softmax
-from helpers.explorer import Explorer
+from helpers.explorer import Explorer, log_slider
 from helpers.plotting import MASKED_COLOR, plot_attention
 from helpers.softmax_variants import entropy, naive_softmax, sparsemax
 from helpers.toy_data import SENTENCES, toy_queries_and_keys
@@ -89,16 +89,7 @@ class TemperatureExplorer(Explorer):
 
     def make_controls(self):
         return {
-            "temperature": widgets.FloatLogSlider(
-                value=1.0,
-                base=10,
-                min=-2,
-                max=2,
-                step=0.05,
-                description="temperature",
-                continuous_update=True,
-                readout_format=".3g",
-            ),
+            "temperature": log_slider("temperature", -2, 2, readout_format=".3g"),
             "function": widgets.Dropdown(
                 options=[(label, name) for name, (label, _) in FUNCTIONS.items()],
                 value="softmax",
