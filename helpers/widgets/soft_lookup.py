@@ -54,6 +54,10 @@ def _output_text(output):
     return f"★ ({float(output[0]):.2f}, {float(output[1]):.2f})"
 
 
+def _scores_text(scores):
+    return "k·q: " + " ".join(f"{float(score):.1f}" for score in scores)
+
+
 def _label_position(key):
     """Where a key's name goes: beyond the tip of its arrow and a little to its left, clear of a query along it."""
     kx, ky = float(key[0]), float(key[1])
@@ -98,6 +102,9 @@ def _draw_soft_lookup(state, axes):
     bar_ax.set_xlabel("key")
     bar_ax.set_ylabel("weight")
     bar_ax.set_title("weights = softmax(k·q)")
+    artists["scores_text"] = bar_ax.text(
+        0.03, 0.96, _scores_text(state["scores"]), transform=bar_ax.transAxes, va="top", fontsize=9
+    )
 
     # Right: the values, sized by their weight, and the output, their weighted average (a star).
     corners = np.vstack([v, v[:1]])
@@ -107,6 +114,8 @@ def _draw_soft_lookup(state, axes):
     )
     for name, (vx, vy) in zip(names, v.tolist(), strict=True):
         value_ax.annotate(name, (vx, vy), xytext=(9, 9), textcoords="offset points", fontsize=11, fontweight="bold")
+    # The output as an arrow from the origin, like the query: a vector, the weighted sum of the values.
+    (artists["output_arrow"],) = value_ax.plot([0, output[0]], [0, output[1]], color=OUTPUT_COLOR, linewidth=2)
     (artists["output"],) = value_ax.plot(
         [output[0]], [output[1]], marker="*", markersize=18, color=OUTPUT_COLOR, markeredgecolor="black", zorder=4
     )
@@ -117,7 +126,7 @@ def _draw_soft_lookup(state, axes):
     value_ax.set_aspect("equal")
     value_ax.set_xlabel("dim 0")
     value_ax.set_ylabel("dim 1")
-    value_ax.set_title("values; ★ = output")
+    value_ax.set_title("values; ★ = Σ weight·value")
     artists["output_text"] = value_ax.text(
         0.03, 0.96, _output_text(output), transform=value_ax.transAxes, va="top", color=OUTPUT_COLOR
     )
@@ -137,7 +146,7 @@ def plot_soft_lookup(state, axes):
 
 
 class SoftLookupExplorer(Explorer):
-    """Steer a query over four keys; watch the weights and the mixed value.
+    """Steer a query over four keys; watch the scores, the weights and the mixed value.
 
     Controls: query angle (degrees), query length, keys ("equal" or "long").
     The value markers' areas are proportional to the weights; the star is the output.
@@ -173,7 +182,7 @@ class SoftLookupExplorer(Explorer):
         live.animate(
             a["key_lines"][1], a["key_tips"], a["key_labels"][1], a["query"], *a["bars"], a["value_dots"], a["output"]
         )
-        live.animate(a["output_text"])
+        live.animate(a["output_arrow"], a["output_text"], a["scores_text"])
 
     def draw(self, state):
         a = self.artists
@@ -186,7 +195,9 @@ class SoftLookupExplorer(Explorer):
             bar.set_height(height)
         a["value_dots"].set_sizes(MARKER_AREA * weights.numpy())
         a["output"].set_data([float(output[0])], [float(output[1])])
+        a["output_arrow"].set_data([0, float(output[0])], [0, float(output[1])])
         a["output_text"].set_text(_output_text(output))
+        a["scores_text"].set_text(_scores_text(state["scores"]))
         return False
 
 
