@@ -126,7 +126,9 @@ def test_widget_holds_the_controls_and_the_figure(explorer):
 def test_every_registered_explorer_builds_and_responds(name):
     explorer = EXPLORERS[name]()
     assert explorer.state and explorer.error is None
+    assert explorer.live.canvas in explorer.widget.children
     for control in explorer.controls.values():
+        assert control.description, f"{name}: every control needs a description (screen readers read it)"
         first = explorer.state
         values = [v for v in control_values(control) if v != control.value]
         control.value = values[0]

@@ -148,8 +148,6 @@ def test_median_curves_show_the_unscaled_gradient_collapsing(explorer):
     assert medians["unscaled"][-1] < 1e-3 < min(medians["scaled"])
 
 
-def test_controls_are_described_and_the_readout_is_shown(explorer):
-    for control in explorer.controls.values():
-        assert control.description
+def test_the_readout_is_shown(explorer):
     assert explorer.readout in explorer.widget.children
     assert "d_k = 64" in readout_html(explorer.state)

@@ -137,11 +137,6 @@ def test_bad_value_shows_a_message(explorer):
     assert explorer.state is good
 
 
-def test_every_control_has_a_description(explorer):
-    for control in explorer.controls.values():
-        assert control.description
-
-
 def test_rejects_no_sentences():
     with pytest.raises(TypeError, match="non-empty sequence of str"):
         type(sentence_map_explorer())(sentences=[])

@@ -109,11 +109,6 @@ def test_bad_value_shows_a_message_and_keeps_the_last_state(explorer):
     assert explorer.state is good
 
 
-def test_every_control_has_a_description(explorer):
-    for control in explorer.controls.values():
-        assert control.description
-
-
 def test_plot_soft_lookup_draws_on_three_axes():
     figure = Figure()
     axes = figure.subplots(1, 3)
