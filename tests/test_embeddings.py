@@ -125,3 +125,13 @@ def test_layer0_attention_equals_transformers_bert():
         q, k, v = minilm_layer0_qkv(x, head)
         _, weights = scaled_dot_product_attention(q, k, v)
         torch.testing.assert_close(weights, reference.attentions[0][0, head], atol=1e-5, rtol=0)
+
+
+def test_token_ids_are_the_vocabulary_ids_of_the_word_pieces():
+    from helpers.embeddings import minilm_dir, minilm_token_ids
+
+    vocabulary = (minilm_dir() / "vocab.txt").read_text(encoding="utf-8").splitlines()
+    sentence = "The animal didn't cross the street"
+    ids = minilm_token_ids(sentence)
+    assert [vocabulary[i] for i in ids] == minilm_tokens(sentence)
+    assert ids[0] == 101 and ids[-1] == 102

@@ -4,6 +4,7 @@ import sys
 from pathlib import Path
 
 import nbformat
+import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tools"))
 import make_outputs  # noqa: E402
@@ -23,6 +24,18 @@ def test_widget_views_become_a_fixed_line_and_state_is_dropped():
     assert "widgets" not in notebook.metadata
     assert notebook.metadata.language_info == make_outputs.LANGUAGE_INFO
     assert notebook.cells[0].outputs[0].data == {"text/plain": make_outputs.WIDGET_PLACEHOLDER}
+
+
+def test_attention_views_become_a_fixed_line():
+    from helpers.viz import VIEW_MARKER, head_view
+
+    assert make_outputs.VIEW_MARKER == VIEW_MARKER
+    view = head_view(torch.full((1, 2, 3, 3), 1 / 3), ["a", "b", "c"])
+    shown = nbformat.v4.new_output("display_data", data=view._repr_mimebundle_())
+    plain = nbformat.v4.new_output("display_data", data={"text/html": "<b>a table</b>", "text/plain": "table"})
+    notebook = make_outputs.clean_notebook(notebook_with([shown, plain]))
+    assert notebook.cells[0].outputs[0].data == {"text/plain": make_outputs.VIEW_PLACEHOLDER}
+    assert notebook.cells[0].outputs[1].data == plain.data  # other HTML stays
 
 
 def test_timings_are_dropped_from_cell_metadata():

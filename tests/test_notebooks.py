@@ -72,10 +72,12 @@ def test_ignored_outputs_say_why(path):
 
 @pytest.mark.parametrize("path", NOTEBOOK_PATHS, ids=lambda p: p.stem)
 def test_widget_and_display_cells_are_marked(path):
-    """A cell whose stored output is a widget placeholder must be NBVAL_IGNORE_OUTPUT."""
+    """A cell whose stored output is a widget or attention-view placeholder must be NBVAL_IGNORE_OUTPUT."""
     for cell in cells(path, "code"):
         placeholders = [
-            o for o in cell["outputs"] if "interactive widget" in "".join(o.get("data", {}).get("text/plain", ""))
+            o
+            for o in cell["outputs"]
+            if re.match(r"\[interactive (widget|attention view)", "".join(o.get("data", {}).get("text/plain", "")))
         ]
         if placeholders:
             assert nbval_ignores_output(cell), f"widget cell without {IGNORE_MARK}:\n{source(cell)}"

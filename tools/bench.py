@@ -1,6 +1,8 @@
 """Benchmark the course: notebook run times against a floor, and widget update latency.
 
-    python tools/bench.py [--out bench.json]
+    python tools/bench.py [--out bench.json] [--only PATTERN ...]
+
+--only keeps the notebooks and widgets whose name contains one of the patterns (e.g. `--only 04 masking`).
 
 floor: a fresh kernel that only runs `import torch, numpy, matplotlib`, timed the same way
 as a notebook (kernel start included). Each notebook's ratio = its time / the floor.
@@ -71,7 +73,11 @@ def widget_latencies_ms(factory):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default=str(NOTEBOOKS.parent / "bench.json"))
+    parser.add_argument("--only", nargs="+", metavar="PATTERN", help="measure only names containing a pattern")
     args = parser.parse_args()
+
+    def wanted(name):
+        return not args.only or any(pattern in name for pattern in args.only)
 
     floor_seconds()  # warm the disk cache, so the first measurement is not penalised
     floor = floor_seconds()
@@ -79,7 +85,7 @@ def main():
     missed = []
     print(f"{'what':40s} {'measured':>12s} {'ratio':>7s} {'target':>8s}")
     print(f"{'floor (kernel + imports)':40s} {floor:10.2f} s")
-    for path in sorted(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb")):
+    for path in [path for path in sorted(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb")) if wanted(path.stem)]:
         seconds = time_notebook(nbformat.read(path, as_version=4))
         ratio = seconds / floor
         target = NOTEBOOK_RATIO_TARGETS.get(path.stem, NOTEBOOK_RATIO_TARGET)
@@ -93,7 +99,7 @@ def main():
     matplotlib.use("agg")
     from helpers.widgets import EXPLORERS
 
-    for name, factory in EXPLORERS.items():
+    for name, factory in [(name, factory) for name, factory in EXPLORERS.items() if wanted(name)]:
         median = widget_latencies_ms(factory)
         results["widgets"][name] = {"median_ms": round(median, 2)}
         mark = "" if median <= WIDGET_TARGET_MS else "  MISSED"

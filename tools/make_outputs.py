@@ -4,7 +4,8 @@
 
 Each notebook runs top to bottom in a new kernel with its folder as working directory.
 Then everything that changes from run to run without meaning anything is removed: widget
-state and widget views (replaced by a fixed line), timings, kernel version details,
+state and widget views (replaced by a fixed line), attention views of helpers.viz (their
+hundreds of kB of inlined JavaScript also replaced by a fixed line), timings, kernel version details,
 progress bars on stderr. Running it twice gives byte-identical files.
 """
 
@@ -20,6 +21,8 @@ ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = ROOT / "notebooks"
 WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
 WIDGET_PLACEHOLDER = "[interactive widget: run this cell in JupyterLab to use it]"
+VIEW_MARKER = "data-attention-hands-on-view"  # helpers.viz.VIEW_MARKER (not imported: keep this tool torch-free)
+VIEW_PLACEHOLDER = "[interactive attention view: run this cell in JupyterLab to draw it]"
 IGNORE_MARK = "NBVAL_IGNORE_OUTPUT"  # nbval matches it only alone on a comment line
 KERNELSPEC = {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}
 LANGUAGE_INFO = {"name": "python", "pygments_lexer": "ipython3"}
@@ -39,6 +42,8 @@ def clean_output(output, volatile):
     if data is not None:
         if WIDGET_MIME in data:
             output["data"] = {"text/plain": WIDGET_PLACEHOLDER}
+        elif VIEW_MARKER in data.get("text/html", ""):
+            output["data"] = {"text/plain": VIEW_PLACEHOLDER}
         data = output["data"]
         data.pop("application/vnd.jupyter.widget-state+json", None)
         output["metadata"] = {key: value for key, value in output.get("metadata", {}).items() if key != "transient"}
