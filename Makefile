@@ -6,7 +6,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 INSTALLED := $(VENV)/.installed
 
-.PHONY: lab test lint outputs bench clean
+.PHONY: lab test lint outputs bench student clean
 
 # Localhost only, token authentication on (the default), and no calls out: no news feed, no update
 # check, no extension manager querying PyPI. --allow-root only when run as root (containers, CI).
@@ -31,6 +31,10 @@ outputs: $(INSTALLED)
 bench: $(INSTALLED)
 	$(PY) tools/bench.py
 
+# The student edition: the notebooks without solutions, in student/ (see tools/make_student.py).
+student: $(INSTALLED)
+	$(PY) tools/make_student.py --out student
+
 $(INSTALLED): requirements.txt pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info[:2] == (3, 11) else "The course needs Python 3.11; run: make PYTHON=/path/to/python3.11 ...")'
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -41,4 +45,4 @@ $(INSTALLED): requirements.txt pyproject.toml
 	touch $(INSTALLED)
 
 clean:
-	rm -rf $(VENV) bench.json .browser-screenshots
+	rm -rf $(VENV) bench.json .browser-screenshots student
