@@ -11,6 +11,7 @@ progress bars on stderr. Running it twice gives byte-identical files.
 
 import os
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -87,8 +88,11 @@ def clean_notebook(notebook):
 
 
 def execution_environment():
+    """The kernel's environment: fixed hash seed, inline figures, and an empty progress record of its own
+    (so stored progress summaries show a fresh learner, and no run touches a real learner's record)."""
     env = dict(os.environ)
     env.update({"PYTHONHASHSEED": "0", "MPLBACKEND": "module://matplotlib_inline.backend_inline"})
+    env["ATTENTION_HANDS_ON_PROGRESS"] = str(Path(tempfile.mkdtemp(prefix="attention-progress-")) / "progress.json")
     return env
 
 

@@ -2,9 +2,13 @@
 
 A checker never raises on the learner's mistake: it reports it, so the notebook keeps running.
 One module per lesson holds that lesson's `check_...` functions; this module holds what they share.
+Every verdict is also noted in the learner's local progress record (helpers.progress).
 """
 
+import sys
 import traceback
+
+from helpers import progress
 
 __all__ = ["report", "call_learner"]
 
@@ -16,7 +20,21 @@ def report(title, results):
         print(("  ✓ " if passed else "  ✗ ") + description + ("" if passed else f"\n      Hint: {hint}"))
     passed = all(result[1] for result in results)
     print("Well done: all checks passed." if passed else "Not yet: read the hints above and try again.")
+    key = _calling_checker()
+    if key:
+        progress.record(key, title, passed)
     return passed
+
+
+def _calling_checker():
+    """ "<module>.<check_name>" of the outermost check_... function of helpers.exercises on the stack, or None."""
+    found, frame = None, sys._getframe(1)
+    while frame is not None:
+        module = frame.f_globals.get("__name__", "")
+        if module.startswith(__name__ + ".") and frame.f_code.co_name.startswith("check_"):
+            found = f"{module.rsplit('.', 1)[1]}.{frame.f_code.co_name}"
+        frame = frame.f_back
+    return found
 
 
 def call_learner(fn, *args, **kwargs):

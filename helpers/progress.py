@@ -1,0 +1,130 @@
+"""Which exercises a learner has passed, kept in a small local file and never sent anywhere.
+
+Every self-check records its verdict here (helpers.exercises.report calls `record`); the summary
+cell at the end of a lesson, and the one in 00_start_here, call `progress_summary`.
+
+The file is JSON: {"exercises": {"<module>.<checker>": {"title", "passed", "attempts"}}}, at
+~/.attention_hands_on/progress.json, or wherever the environment variable
+ATTENTION_HANDS_ON_PROGRESS points (the course's tests and output scripts point it at a
+temporary file). Deleting it starts the record afresh. A failed attempt never undoes a pass.
+"""
+
+import importlib
+import inspect
+import json
+import os
+import tempfile
+from pathlib import Path
+
+__all__ = ["LESSON_EXERCISES", "progress_path", "record", "load_progress", "lesson_checkers", "progress_summary"]
+
+ENVIRONMENT_VARIABLE = "ATTENTION_HANDS_ON_PROGRESS"
+# Each lesson's notebook and the module of helpers.exercises that holds its checkers.
+LESSON_EXERCISES = {
+    "00_start_here": "start_here",
+    "01_queries_keys_values": "queries_keys_values",
+    "02_scaling_by_sqrt_dk": "scaling",
+    "03_softmax": "softmax",
+}
+
+
+def progress_path():
+    """Where the record is kept: $ATTENTION_HANDS_ON_PROGRESS, or ~/.attention_hands_on/progress.json."""
+    chosen = os.environ.get(ENVIRONMENT_VARIABLE)
+    return Path(chosen) if chosen else Path.home() / ".attention_hands_on" / "progress.json"
+
+
+def load_progress():
+    """The record as {key: {"title", "passed", "attempts"}}; empty if there is none or it is unreadable."""
+    try:
+        data = json.loads(progress_path().read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    exercises = data.get("exercises") if isinstance(data, dict) else None
+    return exercises if isinstance(exercises, dict) else {}
+
+
+def record(key, title, passed):
+    """Note one attempt at the exercise `key` ("<module>.<checker>"). Returns False if the file cannot be written.
+
+    A check must never fail because of its record: every file error is swallowed here.
+    """
+    exercises = load_progress()
+    entry = exercises.get(key) if isinstance(exercises.get(key), dict) else {}
+    exercises[key] = {
+        "title": str(title),
+        "passed": bool(passed) or bool(entry.get("passed")),
+        "attempts": int(entry.get("attempts", 0)) + 1,
+    }
+    path = progress_path()
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile("w", dir=path.parent, delete=False, suffix=".tmp", encoding="utf-8") as file:
+            json.dump({"exercises": exercises}, file, indent=1, sort_keys=True)
+        os.replace(file.name, path)  # whole or not at all, even if the kernel dies mid-write
+    except OSError:
+        return False
+    return True
+
+
+def lesson_checkers(module_name):
+    """The `check_...` functions of helpers.exercises.<module_name>, in the order the module defines them."""
+    module = importlib.import_module(f"helpers.exercises.{module_name}")
+    checkers = [
+        function
+        for name, function in vars(module).items()
+        if name.startswith("check_") and inspect.isfunction(function) and function.__module__ == module.__name__
+    ]
+    return sorted(checkers, key=lambda function: function.__code__.co_firstlineno)
+
+
+def _lesson_lines(lesson, exercises):
+    module_name = LESSON_EXERCISES[lesson]
+    checkers = lesson_checkers(module_name)
+    entries = [exercises.get(f"{module_name}.{checker.__name__}", {}) for checker in checkers]
+    passed = sum(bool(entry.get("passed")) for entry in entries)
+    lines = [f"{lesson}: {passed} of {len(checkers)} exercises passed"]
+    for checker, entry in zip(checkers, entries, strict=True):
+        mark = "✓" if entry.get("passed") else ("✗" if entry else "·")
+        state = "passed" if entry.get("passed") else ("tried, not passed yet" if entry else "not tried yet")
+        name = entry.get("title") or checker.__name__
+        lines.append(f"  {mark} {name} ({state})")
+    return lines
+
+
+def _shown(path):
+    """The path with the home folder written as ~."""
+    try:
+        return "~/" + path.relative_to(Path.home()).as_posix()
+    except ValueError:
+        return str(path)
+
+
+class ProgressSummary:
+    """The summary as text: `lines`, shown as plain text in a notebook."""
+
+    def __init__(self, lines):
+        self.lines = lines
+
+    def __repr__(self):
+        return "\n".join(self.lines)
+
+
+def progress_summary(lesson=None):
+    """Your exercises so far: one lesson (e.g. "03_softmax") or, with lesson=None, every lesson.
+
+    ✓ passed, ✗ tried but not passed yet, · not tried. Returns a ProgressSummary (shown as text).
+    """
+    lessons = list(LESSON_EXERCISES) if lesson is None else [lesson]
+    unknown = [name for name in lessons if name not in LESSON_EXERCISES]
+    if unknown:
+        raise ValueError(f"no lesson named {unknown[0]!r}; lessons: {', '.join(LESSON_EXERCISES)}")
+    exercises = load_progress()
+    lines = []
+    for name in lessons:
+        lines += _lesson_lines(name, exercises)
+    where = (
+        f"the file ${ENVIRONMENT_VARIABLE} names" if os.environ.get(ENVIRONMENT_VARIABLE) else _shown(progress_path())
+    )
+    lines.append(f"(Kept only on this computer, in {where}; delete it to start afresh.)")
+    return ProgressSummary(lines)

@@ -1,0 +1,94 @@
+"""helpers.progress: the local record of passed exercises, and the summaries built from it."""
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+import torch
+
+from helpers import progress
+from helpers.exercises.softmax import check_softmax
+
+NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
+
+
+@pytest.fixture
+def record_file(tmp_path, monkeypatch):
+    path = tmp_path / "progress.json"
+    monkeypatch.setenv(progress.ENVIRONMENT_VARIABLE, str(path))
+    return path
+
+
+def good_softmax(x, dim=-1):
+    shifted = x - x.amax(dim=dim, keepdim=True)
+    return torch.exp(shifted) / torch.exp(shifted).sum(dim=dim, keepdim=True)
+
+
+def bad_softmax(x, dim=-1):
+    return torch.exp(x) / torch.exp(x).sum(dim=dim, keepdim=True)  # overflows
+
+
+def test_a_check_records_its_verdict_and_a_later_failure_does_not_undo_a_pass(record_file, capsys):
+    assert check_softmax(bad_softmax) is False
+    entry = progress.load_progress()["softmax.check_softmax"]
+    assert entry["passed"] is False and entry["attempts"] == 1 and entry["title"].startswith("Exercise")
+    assert check_softmax(good_softmax) is True
+    assert check_softmax(bad_softmax) is False
+    entry = json.loads(record_file.read_text())["exercises"]["softmax.check_softmax"]
+    assert entry["passed"] is True and entry["attempts"] == 3
+
+
+def test_the_summary_marks_passed_tried_and_untried_exercises_in_lesson_order(record_file, capsys):
+    check_softmax(good_softmax)
+    progress.record("softmax.check_logsumexp", "Exercise 3: log-sum-exp", False)
+    lines = repr(progress.progress_summary("03_softmax")).splitlines()
+    names = [checker.__name__ for checker in progress.lesson_checkers("softmax")]
+    assert lines[0] == f"03_softmax: 1 of {len(names)} exercises passed"
+    assert names.index("check_softmax") < names.index("check_logsumexp")
+    marks = {line.split()[0] for line in lines[1 : 1 + len(names)]}
+    assert marks == {"✓", "✗", "·"}
+    assert any(line.startswith("  ✓ Exercise 2") and "(passed)" in line for line in lines)
+    assert any(line.startswith("  ✗ Exercise 3") and "not passed yet" in line for line in lines)
+    assert "names" in lines[-1] and "progress.json" not in lines[-1]  # the variable, not a temporary path
+
+
+def test_the_full_summary_covers_every_lesson(record_file):
+    text = repr(progress.progress_summary())
+    for lesson in progress.LESSON_EXERCISES:
+        assert re.search(rf"^{lesson}: 0 of \d+ exercises passed$", text, re.MULTILINE)
+
+
+def test_a_damaged_or_unwritable_record_never_breaks_a_check(tmp_path, monkeypatch, capsys):
+    damaged = tmp_path / "progress.json"
+    damaged.write_text("{not json")
+    monkeypatch.setenv(progress.ENVIRONMENT_VARIABLE, str(damaged))
+    assert progress.load_progress() == {}
+    assert check_softmax(good_softmax) is True
+    assert progress.load_progress()["softmax.check_softmax"]["passed"] is True
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    monkeypatch.setenv(progress.ENVIRONMENT_VARIABLE, str(blocker / "progress.json"))  # its folder is a file
+    assert progress.record("softmax.check_softmax", "t", True) is False
+    assert check_softmax(good_softmax) is True
+
+
+def test_the_default_place_is_in_the_home_folder(monkeypatch):
+    monkeypatch.delenv(progress.ENVIRONMENT_VARIABLE, raising=False)
+    assert progress.progress_path() == Path.home() / ".attention_hands_on" / "progress.json"
+
+
+def test_an_unknown_lesson_is_refused():
+    with pytest.raises(ValueError, match="no lesson named '99_nothing'"):
+        progress.progress_summary("99_nothing")
+
+
+def test_every_lesson_with_exercises_is_registered_with_its_module():
+    """A notebook's checkers come from one module of helpers.exercises, and that pair is in LESSON_EXERCISES."""
+    used = {}
+    for path in sorted(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb")):
+        modules = set(re.findall(r"helpers\.exercises\.(\w+)", path.read_text(encoding="utf-8")))
+        if modules:
+            assert len(modules) == 1, f"{path.name} uses checkers from several modules: {modules}"
+            used[path.stem] = modules.pop()
+    assert used == progress.LESSON_EXERCISES
