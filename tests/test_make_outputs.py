@@ -41,7 +41,7 @@ def test_attention_views_become_a_fixed_line():
 def test_timings_are_dropped_from_cell_metadata():
     notebook = notebook_with([], metadata={"execution": {"iopub.execute_input": "2026"}, "tags": ["keep"]})
     cleaned = make_outputs.clean_notebook(notebook)
-    assert cleaned.cells[0].metadata == {"tags": ["keep"]}
+    assert cleaned.cells[0].metadata == {"tags": ["keep"], "slideshow": {"slide_type": "-"}}
 
 
 def test_stderr_is_dropped_only_in_cells_marked_volatile():
@@ -78,3 +78,22 @@ def test_prints_split_by_the_kernel_timer_are_stored_as_one_output():
         ("stderr", "w\n"),
         ("stdout", "c\n"),
     ]
+
+
+def test_headings_start_slides_and_the_theme_needs_no_web_fonts():
+    cells = [
+        nbformat.v4.new_markdown_cell("# 03 · Softmax\n\n**Goal:** ..."),
+        nbformat.v4.new_markdown_cell("## Set-up"),
+        nbformat.v4.new_code_cell("x = 1"),
+        nbformat.v4.new_markdown_cell("### Exercise 1"),
+        nbformat.v4.new_markdown_cell("Some text with a # sign"),
+    ]
+    notebook = make_outputs.clean_notebook(nbformat.v4.new_notebook(cells=cells))
+    assert [cell.metadata["slideshow"]["slide_type"] for cell in notebook.cells] == [
+        "slide",
+        "slide",
+        "-",
+        "subslide",
+        "-",
+    ]
+    assert notebook.metadata["rise"]["theme"] == "white"  # the default "simple" theme loads Google Fonts

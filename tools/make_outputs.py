@@ -6,7 +6,8 @@ Each notebook runs top to bottom in a new kernel with its folder as working dire
 Then everything that changes from run to run without meaning anything is removed: widget
 state and widget views (replaced by a fixed line), attention views of helpers.viz (their
 hundreds of kB of inlined JavaScript also replaced by a fixed line), timings, kernel version details,
-progress bars on stderr. Running it twice gives byte-identical files.
+progress bars on stderr. Each cell also gets its slide type (see slide_type), so every lesson
+can be presented as slides. Running it twice gives byte-identical files.
 """
 
 import os
@@ -28,6 +29,19 @@ IGNORE_MARK = "NBVAL_IGNORE_OUTPUT"  # nbval matches it only alone on a comment 
 KERNELSPEC = {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}
 LANGUAGE_INFO = {"name": "python", "pygments_lexer": "ipython3"}
 CELL_METADATA_DROPPED = ("execution", "collapsed", "scrolled", "jupyter")
+# Slides (RISE, reveal.js): the "white" theme uses only bundled fonts (the default "simple" theme fetches
+# Google Fonts), and long sections scroll instead of being cut off.
+RISE_SETTINGS = {"theme": "white", "scroll": True}
+
+
+def slide_type(cell):
+    """Each # or ## heading starts a slide, each ### a sub-slide (reached with the down arrow); the rest follows."""
+    first_line = cell.source.lstrip().split("\n", 1)[0] if cell.cell_type == "markdown" else ""
+    if first_line.startswith(("# ", "## ")):
+        return "slide"
+    if first_line.startswith("### "):
+        return "subslide"
+    return "-"
 
 
 def is_output_ignored(source):
@@ -76,9 +90,11 @@ def clean_notebook(notebook):
     notebook.metadata.pop("widgets", None)
     notebook.metadata["kernelspec"] = dict(KERNELSPEC)
     notebook.metadata["language_info"] = dict(LANGUAGE_INFO)
+    notebook.metadata["rise"] = dict(RISE_SETTINGS)
     for cell in notebook.cells:
         for key in CELL_METADATA_DROPPED:
             cell.metadata.pop(key, None)
+        cell.metadata["slideshow"] = {"slide_type": slide_type(cell)}
         if cell.cell_type != "code":
             continue
         volatile = is_output_ignored(cell.source)
