@@ -6,7 +6,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 INSTALLED := $(VENV)/.installed
 
-.PHONY: lab test lint outputs bench student clean
+.PHONY: lab test lint outputs bench memory student clean
 
 # Localhost only, token authentication on (the default), and no calls out: no news feed, no update
 # check, no extension manager querying PyPI. --allow-root only when run as root (containers, CI).
@@ -31,6 +31,10 @@ outputs: $(INSTALLED)
 bench: $(INSTALLED)
 	$(PY) tools/bench.py
 
+# Memory one learner needs (server + each lesson's kernel), for sizing a class server.
+memory: $(INSTALLED)
+	$(PY) tools/measure_memory.py
+
 # The student edition: the notebooks without solutions, in student/ (see tools/make_student.py).
 student: $(INSTALLED)
 	$(PY) tools/make_student.py --out student
@@ -45,4 +49,4 @@ $(INSTALLED): requirements.txt pyproject.toml
 	touch $(INSTALLED)
 
 clean:
-	rm -rf $(VENV) bench.json .browser-screenshots student
+	rm -rf $(VENV) bench.json memory.json .browser-screenshots student

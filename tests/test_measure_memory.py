@@ -1,0 +1,20 @@
+"""tools/measure_memory.py reads a kernel's real peak memory, not an estimate."""
+
+import sys
+from pathlib import Path
+
+import nbformat
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tools"))
+import measure_memory  # noqa: E402
+
+
+def test_a_kernel_that_held_300_mib_more_reports_about_300_mib_more(tmp_path):
+    def notebook(source):
+        path = tmp_path / f"{len(list(tmp_path.iterdir()))}.ipynb"
+        nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(source)]), path)
+        return path
+
+    quiet = measure_memory.kernel_peak_mib(notebook("x = 1"))
+    hungry = measure_memory.kernel_peak_mib(notebook("x = bytearray(300 * 2**20)\ndel x"))  # touched, then freed
+    assert 250 < hungry - quiet < 400
