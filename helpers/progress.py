@@ -25,6 +25,7 @@ LESSON_EXERCISES = {
     "01_queries_keys_values": "queries_keys_values",
     "02_scaling_by_sqrt_dk": "scaling",
     "03_softmax": "softmax",
+    "06_add_and_norm": "add_and_norm",
 }
 
 
