@@ -185,3 +185,86 @@ def scaled_dot_product_attention(q, k, v, mask=None, scale=None):
         scores = scores.expand(target_shape).masked_fill(~mask.to(scores.device), float("-inf"))
     weights = _stable_softmax(scores, dim=-1)
     return weights @ v, weights
+
+
+# --------------------------------------------------------------------------- attention without the n×n matrix
+
+__all__ += ["blockwise_attention"]
+
+
+def _mask_block(mask, rows, cols):
+    """The block mask[..., rows, cols] of a mask that broadcasts to (..., n_q, n_k); a view, nothing copied.
+
+    mask: at least 2-D. A size-1 query or key axis broadcasts over every block, so it is not sliced.
+    """
+    block = mask if mask.shape[-2] == 1 else mask[..., rows, :]
+    block = block if block.shape[-1] == 1 else block[..., cols]
+    return block
+
+
+def blockwise_attention(q, k, v, mask=None, block_size=128, query_block_size=None, scale=None):
+    """softmax(q·kᵀ·scale)·v computed block by block, never holding the (n_q, n_k) matrix.
+
+    q: (..., n_q, d_k)   k: (..., n_k, d_k)   v: (..., n_k, d_v); batch dims broadcast.
+    mask: bool, broadcastable to (..., n_q, n_k); True = may attend (PyTorch's convention).
+    block_size: keys per block (>= 1); query_block_size: queries per block (>= 1), default all n_q at once.
+    scale: multiplies the scores; defaults to 1/√d_k. Must be finite and >= 0.
+    Returns output (..., n_q, d_v) only: the weights are never formed, which is the point.
+
+    For each block of queries, the keys and values are read in blocks of `block_size`, with an
+    online softmax (as FlashAttention does): a running maximum m and a running sum l of
+    exp(score − m) per query, and a running output rescaled by exp(m_old − m_new) whenever the
+    maximum grows. At most (query_block_size, block_size) scores exist at a time: by default
+    (n_q, block_size), so the extra memory grows like n, not n²; with query blocks too, only the
+    (n_q, d_v) output and running statistics grow with n. The result equals scaled_dot_product_attention's output up to
+    rounding. A query whose keys are all masked gets a zero output, never NaN.
+    Raises TypeError/ValueError naming the shapes for mismatched or non-finite input.
+    """
+    batch = _check_qkv(q, k, v)
+    block_size = require_int("block_size", block_size, minimum=1)
+    n_q, d_k, n_k, d_v = q.shape[-2], q.shape[-1], k.shape[-2], v.shape[-1]
+    if query_block_size is None:
+        query_block_size = max(n_q, 1)
+    query_block_size = require_int("query_block_size", query_block_size, minimum=1)
+    scale = 1.0 / math.sqrt(d_k) if scale is None else require_number("scale", scale, non_negative=True)
+    target_shape = torch.Size(batch) + (n_q, n_k)
+    if mask is not None:
+        _check_mask(mask, target_shape)
+        mask = mask.to(q.device).reshape((1,) * max(0, 2 - mask.ndim) + tuple(mask.shape))  # at least 2-D
+    # Could a score overflow? |q·k| <= ‖q‖·‖k‖; if even that bound is finite, no block needs checking.
+    bound = q.norm(dim=-1).amax() * k.norm(dim=-1).amax() * scale
+    check_overflow = not torch.isfinite(bound)
+    # Flatten the batch dims into one, so every block is one batched matrix product (bmm).
+    size = math.prod(batch)
+    q_flat = (q * scale).expand(*batch, n_q, d_k).reshape(size, n_q, d_k)  # scale once: (B, n_q, d_k)
+    k_flat = k.expand(*batch, n_k, d_k).reshape(size, n_k, d_k)
+    v_flat = v.expand(*batch, n_k, d_v).reshape(size, n_k, d_v)
+    output = torch.empty(size, n_q, d_v, dtype=q.dtype, device=q.device)
+    for q_start in range(0, n_q, query_block_size):
+        q_stop = min(q_start + query_block_size, n_q)
+        q_block = q_flat[:, q_start:q_stop]  # (B, b_q, d_k)
+        rows = q_stop - q_start
+        running_max = torch.full((size, rows, 1), float("-inf"), dtype=q.dtype, device=q.device)
+        running_sum = torch.zeros(size, rows, 1, dtype=q.dtype, device=q.device)
+        acc = torch.zeros(size, rows, d_v, dtype=q.dtype, device=q.device)  # Σ exp(score − m)·v so far
+        for start in range(0, n_k, block_size):
+            stop = min(start + block_size, n_k)
+            scores = torch.bmm(q_block, k_flat[:, start:stop].transpose(1, 2))  # (B, b_q, b_k)
+            if check_overflow and torch.isinf(scores).any():
+                raise ValueError(f"q·kᵀ·scale overflowed {q.dtype}: the inputs are too large; use float64 or rescale")
+            if mask is not None:
+                allowed = _mask_block(mask, slice(q_start, q_stop), slice(start, stop))
+                allowed = allowed.expand(*batch, rows, stop - start).reshape(size, rows, stop - start)
+                scores.masked_fill_(~allowed, float("-inf"))
+            new_max = torch.maximum(running_max, scores.amax(dim=-1, keepdim=True))  # (B, b_q, 1)
+            shift = new_max
+            if mask is not None:  # a row with no allowed key yet has max -inf: shift by 0 instead (exp(-inf) = 0)
+                shift = torch.where(torch.isneginf(new_max), torch.zeros_like(new_max), new_max)
+            scores.sub_(shift).exp_()  # exp(score − m_new), in place: (B, b_q, b_k)
+            correction = torch.exp(running_max - shift)  # exp(m_old − m_new) <= 1; 0 on the first block
+            running_sum.mul_(correction).add_(scores.sum(dim=-1, keepdim=True))
+            acc.mul_(correction).baddbmm_(scores, v_flat[:, start:stop])
+            running_max = new_max
+        # A fully masked row has running_sum 0 and acc 0: divide by 1 to give zeros.
+        output[:, q_start:q_stop] = acc / torch.where(running_sum == 0, torch.ones_like(running_sum), running_sum)
+    return output.reshape(*batch, n_q, d_v)

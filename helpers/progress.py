@@ -25,7 +25,12 @@ LESSON_EXERCISES = {
     "01_queries_keys_values": "queries_keys_values",
     "02_scaling_by_sqrt_dk": "scaling",
     "03_softmax": "softmax",
+    "04_masking": "masking",
+    "05_multi_head_attention": "multi_head",
     "06_add_and_norm": "add_and_norm",
+    "07_complexity": "complexity",
+    "08_before_transformers_bahdanau": "bahdanau",
+    "09_transformer_end_to_end": "transformer",
 }
 
 

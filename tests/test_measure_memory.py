@@ -17,4 +17,4 @@ def test_a_kernel_that_held_300_mib_more_reports_about_300_mib_more(tmp_path):
 
     quiet = measure_memory.kernel_peak_mib(notebook("x = 1"))
     hungry = measure_memory.kernel_peak_mib(notebook("x = bytearray(300 * 2**20)\ndel x"))  # touched, then freed
-    assert 250 < hungry - quiet < 400
+    assert 200 < hungry - quiet < 450  # the rest of a kernel varies by tens of MiB between starts
