@@ -72,3 +72,57 @@ def test_state_function_refuses_bad_values(sentence, view, error):
 def test_every_control_is_described_for_screen_readers(view):
     for control in view.controls.values():
         assert control.description.strip()
+
+
+class RecordingHandle:
+    def __init__(self, shown):
+        self.shown = [shown]
+
+    def update(self, obj):
+        self.shown.append(obj)
+
+
+def test_displaying_shows_the_view_under_an_id_that_a_redraw_updates(monkeypatch):
+    import helpers.widgets.typed_attention as typed_attention
+
+    displayed = []
+
+    def fake_display(obj, display_id=None):
+        displayed.append(obj)
+        return RecordingHandle(obj) if display_id else None
+
+    monkeypatch.setattr(typed_attention, "display", fake_display)
+    view = typed_attention_view()
+    view._ipython_display_()
+    assert displayed == [view.widget, view.view]
+    first = view.view
+    view.controls["sentence"].value = "A dog barked."
+    view.controls["sentence"].value = "word " * 60  # refused: the display keeps the last view
+    assert view.displays[0].shown == [first, view.view] and view.view.tokens[2] == "dog"
+
+
+def test_a_bad_first_sentence_displays_a_note_instead_of_a_view(monkeypatch):
+    import helpers.widgets.typed_attention as typed_attention
+
+    displayed = []
+    monkeypatch.setattr(typed_attention, "display", lambda obj, display_id=None: displayed.append(obj))
+    view = typed_attention_view(sentence="")
+    view._ipython_display_()
+    assert view.view is None and "appears here" in displayed[1].data
+
+
+def test_a_notebook_holding_the_widget_runs_to_the_end_under_nbclient(tmp_path):
+    """nbconvert --execute and make_outputs use nbclient; a large HTML inside an Output widget made it
+    wait out its whole timeout (here 120 s) before going on. Displayed directly, the view takes seconds."""
+    import time
+
+    import nbformat
+    from nbclient import NotebookClient
+
+    cells = ["from helpers.widgets.typed_attention import typed_attention_view\ntyped_attention_view()", "1 + 1"]
+    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(source) for source in cells])
+    started = time.monotonic()
+    NotebookClient(notebook, timeout=120, kernel_name="python3", resources={"metadata": {"path": "."}}).execute()
+    assert time.monotonic() - started < 60
+    assert notebook.cells[1].outputs[0]["data"]["text/plain"] == "2"
+    assert any(VIEW_MARKER in output.get("data", {}).get("text/html", "") for output in notebook.cells[0].outputs)

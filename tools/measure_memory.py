@@ -3,7 +3,7 @@
     python tools/measure_memory.py [--out memory.json] [notebooks/NN_name.ipynb ...]
 
 Kernel: each notebook runs top to bottom in a fresh kernel (as make_outputs runs it); a last cell
-reads the kernel's peak resident set size (getrusage's ru_maxrss: the most physical memory the
+reads the kernel's peak resident set size (VmHWM in /proc/self/status: the most physical memory the
 process ever held). Server: a JupyterLab server started as `make lab` starts it, its RSS after it
 has answered and served the lab page once. On a class server (JupyterHub), one learner needs about
 one server plus the kernels of the lessons they keep open; the README's teaching section gives
@@ -28,7 +28,12 @@ from nbclient import NotebookClient
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from make_outputs import NOTEBOOKS, ROOT, execution_environment  # noqa: E402
 
-PEAK_CELL = "import resource\nprint(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)  # KiB on Linux"
+# VmHWM: the most physical memory this process image ever held (KiB). Not getrusage's ru_maxrss: Linux
+# carries that across exec, so a kernel started by a big process (pytest after many tests) reports its parent's peak.
+PEAK_CELL = (
+    "from pathlib import Path\n"
+    "print(next(line for line in Path('/proc/self/status').read_text().splitlines() if line.startswith('VmHWM:')))"
+)
 
 
 def kernel_peak_mib(path):
@@ -40,7 +45,7 @@ def kernel_peak_mib(path):
     )
     client.execute(env=execution_environment())
     printed = "".join(output.get("text", "") for output in notebook.cells[-1].outputs)
-    return int(printed.split()[-1]) / 1024
+    return int(printed.split()[-2]) / 1024  # "VmHWM:  123456 kB"
 
 
 def _rss_mib(pid):

@@ -6,14 +6,17 @@ helpers.viz's offline head view or model view. Typed input is limited — at mos
 MAX_SENTENCE_CHARS characters and MAX_VIEW_TOKENS word pieces — with a message saying so,
 because a longer view is too dense to read and a long paste would stall the kernel.
 
-This is not a matplotlib explorer: the view is HTML, so the state is the tokens and weights,
-and drawing displays a fresh view in an Output widget.
+This is not a matplotlib explorer: the view is HTML, so the state is the tokens and weights.
+Displaying the widget shows the controls and, below them, the view as a display with an id;
+drawing a new view updates that display in place. The view is deliberately not held in an
+ipywidgets Output widget: a large HTML output inside one makes nbclient (nbconvert --execute,
+the course's make_outputs) wait out its full timeout while the widget's state is echoed back.
 """
 
 import html
 
 import ipywidgets as widgets
-from IPython.display import display
+from IPython.display import HTML, display
 
 from helpers.viz import MAX_VIEW_TOKENS, head_view, model_view
 
@@ -89,11 +92,11 @@ class TypedAttentionView:
             control.style.description_width = "initial"
             control.observe(self._on_change, names="value")
         self.message = widgets.HTML(value="")
-        self.output = widgets.Output()
         self.state = {}
         self.error = None
-        self.view = None  # the AttentionView shown, for tests
-        self.widget = widgets.VBox([self.controls["sentence"], self.controls["view"], self.message, self.output])
+        self.view = None  # the current AttentionView
+        self.displays = []  # one DisplayHandle per place the widget was displayed
+        self.widget = widgets.VBox([self.controls["sentence"], self.controls["view"], self.message])
         self.refresh()
 
     def values(self):
@@ -116,18 +119,21 @@ class TypedAttentionView:
         self.draw(state)
 
     def draw(self, state):
+        """Make the view for `state` and put it in every place the widget is displayed."""
         self.view = VIEWS[state["view"]](state["attention"], state["tokens"])
-        self.output.clear_output(wait=True)
-        with self.output:
-            display(self.view)
+        for handle in self.displays:
+            handle.update(self.view)
 
     def _on_change(self, change):
         self.refresh()
 
-    def _repr_mimebundle_(self, **kwargs):
-        bundle = self.widget._repr_mimebundle_(**kwargs)
-        bundle["text/plain"] = "TypedAttentionView: an interactive view; run this cell in JupyterLab to use it."
-        return bundle
+    def _ipython_display_(self):
+        """The controls, then the view under a display id that draw() updates."""
+        display(self.widget)
+        shown = (
+            self.view if self.view is not None else HTML("<i>The view appears here once the sentence can be shown.</i>")
+        )
+        self.displays.append(display(shown, display_id=True))
 
 
 def typed_attention_view(sentence=DEFAULT_SENTENCE, view="head view"):
