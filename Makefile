@@ -6,7 +6,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 INSTALLED := $(VENV)/.installed
 
-.PHONY: lab test lint outputs bench memory student clean
+.PHONY: lab test lint outputs bench memory student slides clean
 
 # Localhost only, token authentication on (the default), and no calls out: no news feed, no update
 # check, no extension manager querying PyPI. --allow-root only when run as root (containers, CI).
@@ -39,6 +39,10 @@ memory: $(INSTALLED)
 student: $(INSTALLED)
 	$(PY) tools/make_student.py --out student
 
+# Every lesson as reveal.js slides in slides/, with reveal.js (and MathJax) copied beside them: opens offline.
+slides: $(INSTALLED)
+	$(PY) tools/make_slides.py
+
 $(INSTALLED): requirements.txt pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info[:2] == (3, 11) else "The course needs Python 3.11; run: make PYTHON=/path/to/python3.11 ...")'
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -49,4 +53,4 @@ $(INSTALLED): requirements.txt pyproject.toml
 	touch $(INSTALLED)
 
 clean:
-	rm -rf $(VENV) bench.json memory.json .browser-screenshots student
+	rm -rf $(VENV) bench.json memory.json .browser-screenshots student slides
