@@ -926,7 +926,7 @@ def plot_loglog(ax, x, series, theory=None, fit_from=None, xlabel="sequence leng
 
     series: {name: values per x}; names from STYLES get their colour, marker and line style.
     theory: {name: theoretical slope} shown beside the fitted one; fit_from: fit only x >= fit_from.
-    Returns ax.
+    title: if empty, "<ylabel> against <xlabel>, log-log" (a figure always has a title). Returns ax.
     """
     x = _positive_series("x", x)
     for name, values in series.items():
@@ -944,7 +944,7 @@ def plot_loglog(ax, x, series, theory=None, fit_from=None, xlabel="sequence leng
     ax.set_yscale("log")
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
-    ax.set_title(title)
+    ax.set_title(title or f"{ylabel or 'measured value'} against {xlabel}, log-log")
     ax.grid(True, which="major", alpha=0.3)
     ax.legend(fontsize="small")
     return ax

@@ -93,9 +93,15 @@ def _lesson_lines(lesson, exercises):
     for checker, entry in zip(checkers, entries, strict=True):
         mark = "✓" if entry.get("passed") else ("✗" if entry else "·")
         state = "passed" if entry.get("passed") else ("tried, not passed yet" if entry else "not tried yet")
-        name = entry.get("title") or checker.__name__
+        name = entry.get("title") or _untried_name(checker)
         lines.append(f"  {mark} {name} ({state})")
     return lines
+
+
+def _untried_name(checker):
+    """ "Exercise 2: check_softmax": the label its docstring starts with, and the checker's name."""
+    label = (checker.__doc__ or "").strip().split(":", 1)[0]
+    return f"{label}: {checker.__name__}" if label.startswith("Exercise") and len(label) < 20 else checker.__name__
 
 
 def _shown(path):
@@ -129,8 +135,5 @@ def progress_summary(lesson=None):
     lines = []
     for name in lessons:
         lines += _lesson_lines(name, exercises)
-    where = (
-        f"the file ${ENVIRONMENT_VARIABLE} names" if os.environ.get(ENVIRONMENT_VARIABLE) else _shown(progress_path())
-    )
-    lines.append(f"(Kept only on this computer, in {where}; delete it to start afresh.)")
+    lines.append(f"(Kept only on this computer, in {_shown(progress_path())}; delete it to start afresh.)")
     return ProgressSummary(lines)

@@ -97,3 +97,16 @@ def test_headings_start_slides_and_the_theme_needs_no_web_fonts():
         "-",
     ]
     assert notebook.metadata["rise"]["theme"] == "white"  # the default "simple" theme loads Google Fonts
+
+
+def test_the_runs_temporary_progress_file_is_stored_as_the_learners_own():
+    env = make_outputs.execution_environment()
+    temporary = env["ATTENTION_HANDS_ON_PROGRESS"]
+    text = f"03_softmax: 0 of 5 exercises passed\n(Kept only on this computer, in {temporary}; delete it.)"
+    summary = nbformat.v4.new_output("execute_result", data={"text/plain": text})
+    printed = nbformat.v4.new_output("stream", name="stdout", text=f"saved to {temporary}\n")
+    cleaned = make_outputs.clean_notebook(notebook_with([summary, printed], "progress_summary()"))
+    outputs = cleaned.cells[0].outputs
+    assert temporary not in str(outputs)
+    assert "in ~/.attention_hands_on/progress.json; delete it." in outputs[0]["data"]["text/plain"]
+    assert outputs[1]["text"] == "saved to ~/.attention_hands_on/progress.json\n"

@@ -50,7 +50,9 @@ def test_the_summary_marks_passed_tried_and_untried_exercises_in_lesson_order(re
     assert marks == {"✓", "✗", "·"}
     assert any(line.startswith("  ✓ Exercise 2") and "(passed)" in line for line in lines)
     assert any(line.startswith("  ✗ Exercise 3") and "not passed yet" in line for line in lines)
-    assert "names" in lines[-1] and "progress.json" not in lines[-1]  # the variable, not a temporary path
+    assert str(record_file) in lines[-1]  # where the record is, as the environment variable says
+    untried = next(line for line in lines if line.startswith("  ·"))
+    assert re.match(r"  · Exercise \d: check_\w+ \(not tried yet\)$", untried), untried
 
 
 def test_the_full_summary_covers_every_lesson(record_file):
@@ -92,3 +94,49 @@ def test_every_lesson_with_exercises_is_registered_with_its_module():
             assert len(modules) == 1, f"{path.name} uses checkers from several modules: {modules}"
             used[path.stem] = modules.pop()
     assert used == progress.LESSON_EXERCISES
+
+
+def placeholder(*args):
+    raise NotImplementedError  # your code here
+
+
+def test_running_an_untouched_exercise_cell_is_not_counted_as_trying(record_file, capsys):
+    from helpers.exercises.bahdanau import check_sequential_steps
+    from helpers.exercises.masking import check_where_the_mask_goes
+    from helpers.exercises.multi_head import check_parameter_count
+
+    assert check_softmax(placeholder) is False  # the cell as the notebook ships it
+    assert check_parameter_count(None) is False
+    assert check_where_the_mask_goes({"0 after softmax": None, "-1e9 before softmax": None}) is False
+    assert check_sequential_steps(None, None) is False
+    assert progress.load_progress() == {}
+    assert "Not yet" in capsys.readouterr().out  # the learner still sees the checker's verdict
+
+    check_sequential_steps(15, None)  # one of two answers given: that is an attempt
+    check_parameter_count(12)
+    check_softmax(bad_softmax)
+    tried = progress.load_progress()
+    assert set(tried) == {
+        "bahdanau.check_sequential_steps",
+        "multi_head.check_parameter_count",
+        "softmax.check_softmax",
+    }
+    assert not any(entry["passed"] for entry in tried.values())
+
+
+def test_every_lesson_run_top_to_bottom_stores_a_summary_with_nothing_tried(record_file):
+    """make_outputs runs the exercise cells with their placeholders: the stored summaries must show a
+    fresh learner (· for every exercise) and the learner's own file, not the run's temporary one."""
+    for path in sorted(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb")):
+        notebook = json.loads(path.read_text(encoding="utf-8"))
+        summaries = [
+            "".join(output.get("text", "") or output.get("data", {}).get("text/plain", ""))
+            for cell in notebook["cells"]
+            if cell["cell_type"] == "code" and "progress_summary(" in "".join(cell["source"])
+            for output in cell["outputs"]
+        ]
+        assert summaries, f"{path.name}: no stored progress summary"
+        for text in summaries:
+            text = "".join(text)
+            assert "✗" not in text and "✓" not in text and "·" in text, f"{path.name}: {text}"
+            assert "(Kept only on this computer, in ~/.attention_hands_on/progress.json;" in text, text

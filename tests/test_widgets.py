@@ -127,6 +127,10 @@ def test_every_registered_explorer_builds_and_responds(name):
     explorer = EXPLORERS[name]()
     assert explorer.state and explorer.error is None
     assert explorer.live.canvas in explorer.widget.children
+    figure = explorer.live.figure
+    if not (figure._suptitle and figure._suptitle.get_text().strip()):
+        untitled = [ax for ax in figure.axes if ax.get_label() != "<colorbar>" and not ax.get_title().strip()]
+        assert not untitled, f"{name}: an Axes without a title (a figure needs one for screen readers and slides)"
     for control in explorer.controls.values():
         assert control.description, f"{name}: every control needs a description (screen readers read it)"
         first = explorer.state

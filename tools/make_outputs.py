@@ -11,6 +11,7 @@ can be presented as slides. Running it twice gives byte-identical files.
 """
 
 import os
+import re
 import sys
 import tempfile
 import time
@@ -25,6 +26,9 @@ WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
 WIDGET_PLACEHOLDER = "[interactive widget: run this cell in JupyterLab to use it]"
 VIEW_MARKER = "data-attention-hands-on-view"  # helpers.viz.VIEW_MARKER (not imported: keep this tool torch-free)
 VIEW_PLACEHOLDER = "[interactive attention view: run this cell in JupyterLab to draw it]"
+PROGRESS_PREFIX = "attention-progress-"  # each run's own empty progress record: a temporary folder
+PROGRESS_TEMP = re.compile(r"/\S*?" + PROGRESS_PREFIX + r"[^/\s]+/progress\.json")
+PROGRESS_SHOWN = "~/.attention_hands_on/progress.json"  # helpers.progress's default file, as it shows it
 IGNORE_MARK = "NBVAL_IGNORE_OUTPUT"  # nbval matches it only alone on a comment line
 KERNELSPEC = {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}
 LANGUAGE_INFO = {"name": "python", "pygments_lexer": "ipython3"}
@@ -49,10 +53,18 @@ def is_output_ignored(source):
     return any(line.strip().lstrip("#").strip() == IGNORE_MARK for line in source.splitlines())
 
 
+def shown_progress_path(text):
+    """The text with this run's temporary progress file written as the learner's own file (see
+    execution_environment): a stored summary says where a learner's record is kept, not where ours was."""
+    return PROGRESS_TEMP.sub(PROGRESS_SHOWN, text)
+
+
 def clean_output(output, volatile):
     """Return the output without run-dependent parts, or None to drop it."""
     if output.get("output_type") == "stream" and output.get("name") == "stderr" and volatile:
         return None  # progress bars and timing chatter in a cell already marked NBVAL_IGNORE_OUTPUT
+    if output.get("output_type") == "stream":
+        output["text"] = shown_progress_path(output["text"])
     data = output.get("data")
     if data is not None:
         if WIDGET_MIME in data:
@@ -60,6 +72,8 @@ def clean_output(output, volatile):
         elif VIEW_MARKER in data.get("text/html", ""):
             output["data"] = {"text/plain": VIEW_PLACEHOLDER}
         data = output["data"]
+        if isinstance(data.get("text/plain"), str):
+            data["text/plain"] = shown_progress_path(data["text/plain"])
         data.pop("application/vnd.jupyter.widget-state+json", None)
         output["metadata"] = {key: value for key, value in output.get("metadata", {}).items() if key != "transient"}
     return output
@@ -108,7 +122,7 @@ def execution_environment():
     (so stored progress summaries show a fresh learner, and no run touches a real learner's record)."""
     env = dict(os.environ)
     env.update({"PYTHONHASHSEED": "0", "MPLBACKEND": "module://matplotlib_inline.backend_inline"})
-    env["ATTENTION_HANDS_ON_PROGRESS"] = str(Path(tempfile.mkdtemp(prefix="attention-progress-")) / "progress.json")
+    env["ATTENTION_HANDS_ON_PROGRESS"] = str(Path(tempfile.mkdtemp(prefix=PROGRESS_PREFIX)) / "progress.json")
     return env
 
 

@@ -2,7 +2,9 @@
 
 A checker never raises on the learner's mistake: it reports it, so the notebook keeps running.
 One module per lesson holds that lesson's `check_...` functions; this module holds what they share.
-Every verdict is also noted in the learner's local progress record (helpers.progress).
+Every verdict is also noted in the learner's local progress record (helpers.progress), except when the
+exercise is untouched: every answer the checker got is still the notebook's placeholder (None, or a
+function that raises NotImplementedError). Running a lesson top to bottom does not count as trying.
 """
 
 import sys
@@ -20,21 +22,43 @@ def report(title, results):
         print(("  ✓ " if passed else "  ✗ ") + description + ("" if passed else f"\n      Hint: {hint}"))
     passed = all(result[1] for result in results)
     print("Well done: all checks passed." if passed else "Not yet: read the hints above and try again.")
-    key = _calling_checker()
-    if key:
+    key, answers = _calling_checker()
+    if key and not _untouched(answers):
         progress.record(key, title, passed)
+    _placeholders.clear()
     return passed
 
 
+_placeholders = set()  # ids of learner functions that raised NotImplementedError since the last report
+
+
 def _calling_checker():
-    """ "<module>.<check_name>" of the outermost check_... function of helpers.exercises on the stack, or None."""
-    found, frame = None, sys._getframe(1)
+    """("<module>.<check_name>", the values of its required arguments) of the outermost check_... of
+    helpers.exercises on the stack, or (None, []) when report() was not called from a checker."""
+    found, answers, frame = None, [], sys._getframe(1)
     while frame is not None:
         module = frame.f_globals.get("__name__", "")
-        if module.startswith(__name__ + ".") and frame.f_code.co_name.startswith("check_"):
-            found = f"{module.rsplit('.', 1)[1]}.{frame.f_code.co_name}"
+        code = frame.f_code
+        if module.startswith(__name__ + ".") and code.co_name.startswith("check_"):
+            found = f"{module.rsplit('.', 1)[1]}.{code.co_name}"
+            checker = frame.f_globals.get(code.co_name)
+            n_defaults = len(getattr(checker, "__defaults__", None) or ())
+            required = code.co_varnames[: code.co_argcount - n_defaults]
+            answers = [frame.f_locals.get(name) for name in required]
         frame = frame.f_back
-    return found
+    return found, answers
+
+
+def _is_placeholder(answer):
+    """None, a learner function that raised NotImplementedError, or a dict of such (e.g. {question: None})."""
+    if answer is None or (callable(answer) and id(answer) in _placeholders):
+        return True
+    return isinstance(answer, dict) and bool(answer) and all(_is_placeholder(value) for value in answer.values())
+
+
+def _untouched(answers):
+    """True if every answer the learner had to give is still the notebook's placeholder."""
+    return bool(answers) and all(_is_placeholder(answer) for answer in answers)
 
 
 def call_learner(fn, *args, **kwargs):
@@ -42,6 +66,8 @@ def call_learner(fn, *args, **kwargs):
     try:
         return fn(*args, **kwargs), None
     except Exception as error:  # the learner's code may raise anything; we report it
+        if isinstance(error, NotImplementedError):
+            _placeholders.add(id(fn))
         last = traceback.extract_tb(error.__traceback__)[-1]
         message = f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
         return None, f"{message} (line {last.lineno})"

@@ -8,7 +8,7 @@ __all__ = ["check_sharp_temperature"]
 
 
 def check_sharp_temperature(temperature, query=1, threshold=0.9):
-    """Exercise of 00_start_here: a temperature at which query `query` puts > `threshold` on one key."""
+    """Exercise: a temperature at which query `query` puts > `threshold` on one key."""
     results = []
     is_number = isinstance(temperature, (int, float)) and not isinstance(temperature, bool)
     results.append(("temperature is a number", is_number, "write a number, for example temperature = 2.0"))
