@@ -170,7 +170,7 @@ def scaled_dot_product_attention(q, k, v, mask=None, scale=None):
     Returns (output (..., n_q, d_v), weights (..., n_q, n_k)).
 
     A query whose keys are all masked gets zero weights and a zero output, never NaN
-    (PyTorch's own function returns NaN or an unspecified value there).
+    (PyTorch's own function gave NaN there in older versions; torch 2.13 on CPU gives zeros too).
     Raises TypeError/ValueError naming the shapes for mismatched or non-finite input.
     """
     batch = _check_qkv(q, k, v)

@@ -113,7 +113,8 @@ def test_a_bad_first_sentence_displays_a_note_instead_of_a_view(monkeypatch):
 
 def test_a_notebook_holding_the_widget_runs_to_the_end_under_nbclient(tmp_path):
     """nbconvert --execute and make_outputs use nbclient; a large HTML inside an Output widget made it
-    wait out its whole timeout (here 120 s) before going on. Displayed directly, the view takes seconds."""
+    wait out its whole timeout (here 400 s) before going on. Displayed directly, the run takes seconds (20 s on
+    an idle 2-core machine); the bound is far from both, so a loaded machine does not fail it."""
     import time
 
     import nbformat
@@ -122,7 +123,7 @@ def test_a_notebook_holding_the_widget_runs_to_the_end_under_nbclient(tmp_path):
     cells = ["from helpers.widgets.typed_attention import typed_attention_view\ntyped_attention_view()", "1 + 1"]
     notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(source) for source in cells])
     started = time.monotonic()
-    NotebookClient(notebook, timeout=120, kernel_name="python3", resources={"metadata": {"path": "."}}).execute()
-    assert time.monotonic() - started < 60
+    NotebookClient(notebook, timeout=400, kernel_name="python3", resources={"metadata": {"path": "."}}).execute()
+    assert time.monotonic() - started < 300
     assert notebook.cells[1].outputs[0]["data"]["text/plain"] == "2"
     assert any(VIEW_MARKER in output.get("data", {}).get("text/html", "") for output in notebook.cells[0].outputs)
