@@ -13,7 +13,7 @@ source positions, and reads the context vector c_i = Σ_j weights_ij h_j. Withou
     Encoder              embedding + bidirectional nn.GRU: annotations h_j = [→h_j; ←h_j]
     Seq2Seq              encoder, attention ("additive", "dot" or "none") and GRU decoder
     reversal_batch       a batch of the toy task from a seeded generator (held_out_set: the test sequences)
-    Adam                 torch.optim.Adam's update and gradient clipping, without importing torch.optim
+    Adam                 helpers.optim's Adam (torch.optim.Adam's update, gradient clipping), re-exported
     train_model          teacher forcing, Adam, deterministic under a seed, on one thread
     evaluate             greedy decoding of held-out sequences: accuracy per length, weight on the aligned position
     count_decoder_steps  how often the decoder's GRU cell runs, counted with a hook
@@ -24,7 +24,6 @@ d_enc = 2·d_hidden the annotations' size, d_a the alignment model's size. The d
 the part of the query, the annotations h the part of the keys and the values.
 """
 
-import contextlib
 import math
 import time
 from dataclasses import dataclass, field
@@ -34,6 +33,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from helpers._checks import require_float_tensor, require_int, require_number, require_tensor
+from helpers.optim import Adam
+from helpers.threads import one_thread
 
 __all__ = [
     "SYMBOLS",
@@ -378,53 +379,6 @@ def count_parameters(module, prefix=None):
 # --------------------------------------------------------------------------- training and evaluation
 
 
-class Adam:
-    """torch.optim.Adam's update (no weight decay, no amsgrad), and gradient clipping by the global norm.
-
-    Written out because importing torch.optim loads torch._dynamo, which takes 2-3 s in a fresh kernel;
-    tests/test_bahdanau.py checks that it moves the parameters exactly as torch.optim.Adam does.
-    """
-
-    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8):
-        self.params = [p for p in params if p.requires_grad]
-        if not self.params:
-            raise ValueError("no parameters to optimise")
-        self.lr = require_number("lr", lr, positive=True)
-        self.beta1, self.beta2 = (require_number("beta", beta, non_negative=True) for beta in betas)
-        self.eps = require_number("eps", eps, positive=True)
-        self.steps = 0
-        self.exp_avg = [torch.zeros_like(p) for p in self.params]
-        self.exp_avg_sq = [torch.zeros_like(p) for p in self.params]
-
-    def zero_grad(self):
-        for p in self.params:
-            p.grad = None
-
-    @torch.no_grad()
-    def clip_grad_norm(self, max_norm):
-        """Scale all gradients down so that their global L2 norm is at most max_norm, as
-        nn.utils.clip_grad_norm_ does. Returns the norm before clipping."""
-        grads = [p.grad for p in self.params if p.grad is not None]
-        norm = torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(g) for g in grads]))
-        factor = torch.clamp(max_norm / (norm + 1e-6), max=1.0)
-        for g in grads:
-            g.mul_(factor)
-        return norm
-
-    @torch.no_grad()
-    def step(self):
-        self.steps += 1
-        step_size = self.lr / (1 - self.beta1**self.steps)
-        root_correction2 = math.sqrt(1 - self.beta2**self.steps)
-        for p, exp_avg, exp_avg_sq in zip(self.params, self.exp_avg, self.exp_avg_sq, strict=True):
-            if p.grad is None:
-                continue
-            exp_avg.lerp_(p.grad, 1 - self.beta1)
-            exp_avg_sq.mul_(self.beta2).addcmul_(p.grad, p.grad, value=1 - self.beta2)
-            denominator = (exp_avg_sq.sqrt() / root_correction2).add_(self.eps)
-            p.addcdiv_(exp_avg, denominator, value=-step_size)
-
-
 @dataclass
 class TrainResult:
     """A trained model and its record: the loss of every step, the lengths trained on, the seconds taken."""
@@ -584,21 +538,6 @@ def count_decoder_steps(model, source, m=None, teacher_forcing=False):
     finally:
         handle.remove()
     return len(calls)
-
-
-@contextlib.contextmanager
-def one_thread():
-    """Run the block on one thread, then restore the thread count.
-
-    Training and timing run on one thread: the results do not depend on how many cores are free,
-    and on a shared machine one thread is not slowed down by waiting for a second one.
-    """
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(threads)
 
 
 def _median_seconds(fn, repeats):

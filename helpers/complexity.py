@@ -40,6 +40,7 @@ from torch.utils._python_dispatch import TorchDispatchMode
 
 from helpers._checks import require_int
 from helpers.attention import blockwise_attention
+from helpers.threads import one_thread
 
 __all__ = [
     "LAYER_KINDS",
@@ -257,17 +258,6 @@ def allocator_peak_bytes(fn):
         running += size
         peak = max(peak, running)
     return peak
-
-
-@contextlib.contextmanager
-def one_thread():
-    """Run torch on one CPU thread inside the block (restored after): time then measures work, not parallelism."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
 
 
 def time_call(fn, repeats=5, warmup=1):

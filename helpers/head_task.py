@@ -28,6 +28,7 @@ from torch import nn
 from helpers._checks import require_int, require_number, require_tensor
 from helpers.layers import MultiHeadAttention
 from helpers.multi_head import multi_head_attention, projections_of
+from helpers.threads import one_thread
 
 __all__ = [
     "LETTERS",
@@ -185,9 +186,7 @@ def train_head_model(n_heads=2, seed=0, steps=STEPS, batch_size=BATCH_SIZE, lr=L
 
 
 def _train(n_heads, seed, steps, batch_size, lr, progress):
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
+    with one_thread():
         model = initial_model(n_heads, seed)
         generator = torch.Generator().manual_seed(seed)
         optimizer = torch.optim.Adam(model.parameters(), lr=lr, foreach=True)
@@ -205,8 +204,6 @@ def _train(n_heads, seed, steps, batch_size, lr, progress):
                 bar.update(1)
         if bar is not None:
             bar.close()
-    finally:
-        torch.set_num_threads(threads)
     model.eval()
     return {"model": model, "n_heads": n_heads, "seed": seed, "losses": losses} | evaluate(model)
 

@@ -16,10 +16,9 @@ sentence, its padded copy and a copy with one word changed differ exactly where 
     decoding_steps(tokens, mask), decoding_table(tokens)   one token at a time, against one masked pass
     NextTokenModel, train_next_token_model, cheating_experiment   a model that copies the answer
     format_* (tables as text) and plot_influence (a figure on a given Axes)
-    one_thread()                                      run tiny tensor work on one thread (a context or a decorator)
+    one_thread(), Adam                                helpers.threads' and helpers.optim's, re-exported
 """
 
-import contextlib
 import functools
 import math
 
@@ -28,9 +27,11 @@ import numpy as np
 import torch
 from torch import nn
 
-from helpers._checks import require_float_tensor, require_int, require_number, require_tensor
+from helpers._checks import require_float_tensor, require_int, require_tensor
 from helpers.attention import causal_mask, padding_mask, scaled_dot_product_attention, softmax
+from helpers.optim import Adam
 from helpers.plotting import MASKED_COLOR
+from helpers.threads import one_thread
 
 __all__ = [
     "D_MODEL",
@@ -107,21 +108,6 @@ NEG_INF = float("-inf")
 
 
 # --------------------------------------------------------------------------- the toy head
-
-
-@contextlib.contextmanager
-def one_thread():
-    """Run tiny tensor work on one thread (also usable as a decorator).
-
-    A batched product of tiny tensors is split over threads; on a busy 2-core laptop the threads wait
-    for each other, and a 0.1 ms product was measured at 70 ms. One thread is never slower for this size.
-    """
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(previous)
 
 
 @functools.cache
@@ -626,38 +612,6 @@ class NextTokenModel(nn.Module):
         return output @ self.readout, weights
 
 
-class Adam:
-    """Adam (Kingma & Ba, 2015), written out: the same updates as torch.optim.Adam's defaults.
-
-    (torch.optim's constructor imports torch._dynamo, about 2 s in a fresh kernel; this does not.)
-    """
-
-    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8):
-        self.params = list(params)
-        self.lr = require_number("lr", lr, positive=True)
-        self.beta1, self.beta2 = betas
-        self.eps = eps
-        self.t = 0
-        self.m = [torch.zeros_like(p) for p in self.params]
-        self.v = [torch.zeros_like(p) for p in self.params]
-
-    @torch.no_grad()
-    def step(self):
-        self.t += 1
-        for p, m, v in zip(self.params, self.m, self.v, strict=True):
-            if p.grad is None:
-                continue
-            m.mul_(self.beta1).add_(p.grad, alpha=1 - self.beta1)
-            v.mul_(self.beta2).addcmul_(p.grad, p.grad, value=1 - self.beta2)
-            m_hat = m / (1 - self.beta1**self.t)
-            v_hat = v / (1 - self.beta2**self.t)
-            p.sub_(self.lr * m_hat / (v_hat.sqrt() + self.eps))
-
-    def zero_grad(self):
-        for p in self.params:
-            p.grad = None
-
-
 def _next_token_loss(model, tokens):
     logits, _ = model(tokens)  # (B, n, vocab)
     return nn.functional.cross_entropy(logits[:, :-1].reshape(-1, model.vocab), tokens[:, 1:].reshape(-1))
@@ -672,7 +626,7 @@ def train_next_token_model(causal, steps=60, batch=64, vocab=16, n=12, lr=0.01, 
     steps = require_int("steps", steps, minimum=1)
     batch = require_int("batch", batch, minimum=1)
     model = NextTokenModel(vocab=vocab, n=n, causal=causal, seed=seed)
-    optimizer = Adam(model.parameters(), lr=lr)
+    optimizer = Adam(model.parameters(), lr=lr, recipe="textbook")
     generator = torch.Generator().manual_seed(seed + 1)
     losses = []
     with one_thread():

@@ -29,6 +29,7 @@ from helpers._checks import require_float_tensor, require_int, require_number
 from helpers.add_norm import VARIANT_LABELS, VARIANTS, require_variant
 from helpers.scaling import log10_y_axis
 from helpers.stacked_models import BLOCK_PARAMETERS, StackedAdam, StackedModels, per_model_loss, warmup_lrs
+from helpers.threads import one_thread
 
 __all__ = [
     "VOCAB",
@@ -86,17 +87,6 @@ def _require_variants(variants):
     if not variants:
         raise ValueError(f"variants is empty: give some of {VARIANTS}")
     return variants
-
-
-@contextlib.contextmanager
-def _one_thread():
-    """Compute on one thread: results then do not depend on how many cores the machine has."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(threads)
 
 
 def _progress(total, description, enabled):
@@ -225,7 +215,7 @@ def layer_profiles(variants=VARIANTS, depths=(48,), seeds=(0, 1, 2), batch=16, i
     data = {seed: above_average_task(batch, torch.Generator().manual_seed(DATA_SEED + seed)) for seed in seeds}
     tokens = torch.stack([data[seed][0] for _, seed, _ in runs])  # (M, B, n)
     labels = torch.stack([data[seed][1] for _, seed, _ in runs])
-    with _one_thread():
+    with one_thread():
         stack = StackedModels(
             [v for v, _, _ in runs], max(depths), [s for _, s, _ in runs], vocab=VOCAB, n_classes=2, **model
         )
@@ -338,7 +328,7 @@ def training_grid(settings, seeds=(0, 1, 2), steps=120, batch=8, eval_sequences=
     for setting in sorted(settings, key=lambda s: VARIANTS.index(s[0])):  # a variant's models side by side: faster
         groups.setdefault(setting[1], []).append(setting)
     results = {}
-    with _one_thread(), _progress(len(groups) * steps, "training", progress) as bar:
+    with one_thread(), _progress(len(groups) * steps, "training", progress) as bar:
         for depth, members in groups.items():
             runs = [(variant, lr, warmup, seed) for (variant, _, lr, warmup) in members for seed in seeds]
             history, eval_loss, eval_accuracy, diverged_at = _train_group(
@@ -391,7 +381,7 @@ def overfit_runs(
     train = {seed: above_average_task(n_train, torch.Generator().manual_seed(TRAIN_SET_SEED + seed)) for seed in seeds}
     train_tokens = torch.stack([train[seed][0] for _, seed in runs])  # (M, n_train, n)
     train_labels = torch.stack([train[seed][1] for _, seed in runs])
-    with _one_thread(), _progress(steps, "overfitting", progress) as bar:
+    with one_thread(), _progress(steps, "overfitting", progress) as bar:
         stack = StackedModels([v for v, _ in runs], depth, [s for _, s in runs], vocab=VOCAB, n_classes=2, **model)
         optimiser = StackedAdam(stack.parameters())
         lrs = torch.full((len(runs),), lr)

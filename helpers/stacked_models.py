@@ -7,7 +7,7 @@ models, so model m computes exactly what it would compute alone (tests/test_stac
 every model against helpers.add_norm.AddNormBlock, and Post-LN and Pre-LN against PyTorch's own layer).
 
     StackedModels   M stacks of `depth` blocks, each of its own variant, with an optional embedding and head
-    StackedAdam     Adam (torch.optim.Adam's update) with one learning rate per model
+    StackedAdam     Adam with one learning rate per model (from helpers.optim, re-exported)
     warmup_lrs      the learning rate of every model at a step, with or without a linear warm-up
     per_model_loss  cross-entropy of each model, (M,)
 
@@ -22,6 +22,7 @@ from torch import nn
 
 from helpers._checks import require_float_tensor, require_int, require_number, require_tensor
 from helpers.add_norm import AddNormBlock, add_and_norm, require_variant
+from helpers.optim import StackedAdam
 
 __all__ = ["StackedModels", "StackedAdam", "warmup_lrs", "per_model_loss", "fused_layer_norm", "BLOCK_PARAMETERS"]
 
@@ -369,47 +370,3 @@ def warmup_lrs(step, base_lrs, warmup_steps):
         )
     fraction = torch.where(warmup_steps > 0, (step + 1) / warmup_steps.clamp(min=1).to(base_lrs.dtype), 1.0)
     return base_lrs * fraction.clamp(max=1.0)
-
-
-class StackedAdam:
-    """Adam with one learning rate per model: torch.optim.Adam's update (no weight decay, no amsgrad).
-
-    params: tensors with the model axis first, (M, ...). step(lrs) with lrs (M,) updates every
-    parameter that has a gradient; model m moves exactly as a torch.optim.Adam with lr=lrs[m] would move it.
-    """
-
-    def __init__(self, params, betas=(0.9, 0.999), eps=1e-8):
-        self.params = [p for p in params if p is not None]
-        if not self.params:
-            raise ValueError("no parameters to optimise")
-        self.n_models = self.params[0].shape[0]
-        if any(p.ndim == 0 or p.shape[0] != self.n_models for p in self.params):
-            raise ValueError(f"every parameter needs the model axis first with M={self.n_models}")
-        self.beta1, self.beta2 = (require_number("beta", beta, non_negative=True) for beta in betas)
-        self.eps = require_number("eps", eps, positive=True)
-        self.steps = 0
-        self.exp_avg = [torch.zeros_like(p) for p in self.params]
-        self.exp_avg_sq = [torch.zeros_like(p) for p in self.params]
-
-    def zero_grad(self):
-        for p in self.params:
-            p.grad = None
-
-    @torch.no_grad()
-    def step(self, lrs):
-        """One Adam step; lrs: (M,) learning rates (0 freezes a model)."""
-        require_float_tensor("lrs", lrs)
-        if lrs.shape != (self.n_models,):
-            raise ValueError(f"lrs must have shape (M={self.n_models},), got {tuple(lrs.shape)}")
-        self.steps += 1
-        correction1 = 1 - self.beta1**self.steps
-        root_correction2 = math.sqrt(1 - self.beta2**self.steps)
-        for p, exp_avg, exp_avg_sq in zip(self.params, self.exp_avg, self.exp_avg_sq, strict=True):
-            if p.grad is None:
-                continue
-            grad = p.grad
-            exp_avg.lerp_(grad, 1 - self.beta1)
-            exp_avg_sq.mul_(self.beta2).addcmul_(grad, grad, value=1 - self.beta2)
-            step_sizes = (lrs / correction1).view(-1, *[1] * (p.ndim - 1))  # (M, 1, ...)
-            denominator = (exp_avg_sq.sqrt() / root_correction2).add_(self.eps)
-            p.sub_(step_sizes * exp_avg / denominator)

@@ -21,7 +21,7 @@ Vocabulary (TOKENS): the digits 0-9, SEP "=" and PAD "_" (filler after the end; 
     held_out_set(size)                 different held-out sequences: never seen in training
     TinyTransformer(**CONFIG)          the model; forward(tokens, return_weights=True) gives the maps
     count_parameters(model)            parameters per part
-    train(...)                         seeded training; a callback sees every step's loss
+    train(...)                         seeded training with helpers.optim's Adam; a callback sees every step's loss
     exact_match(model, tokens, targets), accuracy_by_length(...)
     generate(model, digits)            greedy decoding, one token at a time, with the attention rows
     attention_maps(model, digits)      the tokens and every layer's and head's map for one input
@@ -33,9 +33,7 @@ Vocabulary (TOKENS): the digits 0-9, SEP "=" and PAD "_" (filler after the end; 
 Shapes: B sequences, n = 2·MAX_DIGITS positions (the model never reads the last token), L digits.
 """
 
-import contextlib
 import copy
-import functools
 import math
 from pathlib import Path
 
@@ -46,7 +44,9 @@ from torch import nn
 from helpers._checks import require_int, require_number, require_tensor
 from helpers.attention import causal_mask
 from helpers.layers import LayerNorm, TransformerBlock
+from helpers.optim import Adam
 from helpers.positions import LearnedPositions, SinusoidalPositions
+from helpers.threads import one_thread
 
 __all__ = [
     "DIGITS",
@@ -123,33 +123,7 @@ TEST_SIZE, TEST_SEED = 2000, 1
 STATED_ACCURACY = 0.95  # exact match on the held-out test set that the committed checkpoint must reach
 CHECKPOINT_NAME = "09_checkpoint.pt"
 CHECKPOINT_PATH = Path(__file__).resolve().parent.parent / "notebooks" / CHECKPOINT_NAME  # the committed one
-
-
-def one_thread(fn):
-    """Run fn on one CPU thread (restored afterwards).
-
-    This model's tensors are tiny: splitting each operation over two threads costs more than it
-    saves, and on a busy 2-core laptop two threads wait on each other (measured 3 to 10 times slower).
-    One thread also makes sums add up in the same order every time, so training is repeatable.
-    """
-
-    @functools.wraps(fn)
-    def wrapper(*args, **kwargs):
-        with one_thread_context():
-            return fn(*args, **kwargs)
-
-    return wrapper
-
-
-@contextlib.contextmanager
-def one_thread_context():
-    """`with one_thread_context():` runs its block on one CPU thread, as one_thread does for a function."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(previous)
+one_thread_context = one_thread  # the name lesson 09's exercises import
 
 
 # ---------------------------------------------------------------- the task and its data
@@ -384,41 +358,6 @@ def learning_rate(step, steps, lr, warmup=0.1):
     return lr * 0.5 * (1 + math.cos(math.pi * progress))
 
 
-class Adam:
-    """Adam (Kingma & Ba, 2015) written out, the same updates as torch.optim.Adam with its defaults.
-
-    Each parameter p keeps running means of its gradient g (m) and of g² (v); a step moves p by
-    lr · m̂ / (√v̂ + eps), where m̂, v̂ correct the means' start at 0. (torch.optim's first step
-    imports torch._dynamo, 2 to 4 s in a fresh kernel; this class does not.)
-    """
-
-    def __init__(self, params, betas=(0.9, 0.999), eps=1e-8):
-        self.params = [p for p in params if p.requires_grad]
-        self.beta1, self.beta2 = (require_number("beta", beta, non_negative=True) for beta in betas)
-        self.eps = require_number("eps", eps, positive=True)
-        self.t = 0
-        self.m = [torch.zeros_like(p) for p in self.params]
-        self.v = [torch.zeros_like(p) for p in self.params]
-
-    @torch.no_grad()
-    def step(self, lr):
-        """One update with learning rate lr, from the gradients in each p.grad."""
-        lr = require_number("lr", lr, non_negative=True)
-        self.t += 1
-        m_correction, v_correction = 1 - self.beta1**self.t, 1 - self.beta2**self.t
-        for p, m, v in zip(self.params, self.m, self.v, strict=True):
-            if p.grad is None:
-                continue
-            m.mul_(self.beta1).add_(p.grad, alpha=1 - self.beta1)
-            v.mul_(self.beta2).addcmul_(p.grad, p.grad, value=1 - self.beta2)
-            denominator = (v / v_correction).sqrt_().add_(self.eps)
-            p.addcdiv_(m, denominator, value=-lr / m_correction)
-
-    def zero_grad(self):
-        for p in self.params:
-            p.grad = None
-
-
 def train(config=None, steps=None, batch_size=None, lr=None, seed=None, callback=None):
     """Train a TinyTransformer from scratch on the sorting task; returns (model, losses).
 
@@ -436,11 +375,11 @@ def train(config=None, steps=None, batch_size=None, lr=None, seed=None, callback
     seed = require_int("seed", settings["seed"], minimum=0)
     if callback is not None and not callable(callback):
         raise TypeError(f"callback must be callable, got {type(callback).__name__}")
-    with one_thread_context():  # one thread: repeatable sums, and no fight with the other core's work
+    with one_thread():  # one thread: repeatable sums, and no fight with the other core's work
         torch.manual_seed(seed)
         model = TinyTransformer(**config)
         generator = torch.Generator().manual_seed(seed)
-        optimizer = Adam(model.parameters())
+        optimizer = Adam(model.parameters(), recipe="textbook_addcdiv")
         losses = []
         model.train()
         for step in range(steps):
@@ -467,7 +406,7 @@ def _check_pair(tokens, targets):
         raise ValueError(f"tokens and targets must both be (B, n), got {tuple(tokens.shape)}, {tuple(targets.shape)}")
 
 
-@one_thread
+@one_thread()
 def exact_match(model, tokens, targets):
     """Per sequence: is every output digit predicted right? bool (B,).
 
@@ -497,7 +436,7 @@ def accuracy_by_length(model, tokens, targets):
 # ---------------------------------------------------------------- generation
 
 
-@one_thread
+@one_thread()
 def generate(model, digits):
     """Sort typed digits by greedy decoding, one token at a time, recording what each step attended to.
 
@@ -546,7 +485,7 @@ def attention_maps(model, digits):
     over them gives the same rows as the step-by-step generation, because of the causal mask.
     """
     tokens = generate(model, digits)["tokens"]
-    with one_thread_context(), torch.no_grad():
+    with one_thread(), torch.no_grad():
         _, weights = model(encode("".join(tokens))[None], return_weights=True)
     return tokens, weights[0]
 
@@ -581,7 +520,7 @@ PATTERNS = (
 )
 
 
-@one_thread
+@one_thread()
 def head_patterns(model, tokens, targets):
     """What each head attends to from the positions that predict an output digit, measured.
 
@@ -635,7 +574,7 @@ def ablate_head(model, layer, head):
     return ablated
 
 
-@one_thread
+@one_thread()
 def head_ablation(model, tokens, targets):
     """Exact-match accuracy with each head zeroed in turn: (n_layers, n_heads) tensor."""
     n_layers, n_heads = model.config["n_layers"], model.config["n_heads"]

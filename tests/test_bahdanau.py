@@ -13,7 +13,6 @@ from helpers.attention import scaled_dot_product_attention, softmax
 from helpers.bahdanau import (
     BOS,
     SYMBOLS,
-    Adam,
     BahdanauAttention,
     Encoder,
     Seq2Seq,
@@ -26,7 +25,6 @@ from helpers.bahdanau import (
     evaluate,
     held_out_set,
     is_held_out,
-    one_thread,
     plot_accuracy_by_length,
     plot_losses,
     reversal_batch,
@@ -324,24 +322,6 @@ def test_parameter_counts_differ_by_v_only(models):
 # --------------------------------------------------------------------------- training
 
 
-def test_adam_and_clipping_move_parameters_as_torch_optim_does():
-    torch.manual_seed(0)
-    ours, theirs = nn.Linear(4, 3), nn.Linear(4, 3)
-    theirs.load_state_dict(ours.state_dict())
-    optimizer, reference = Adam(ours.parameters(), lr=0.1), torch.optim.Adam(theirs.parameters(), lr=0.1)
-    x = torch.randn(8, 4)
-    for step in range(5):
-        for model, opt in ((ours, optimizer), (theirs, reference)):
-            opt.zero_grad()
-            (model(x) ** 2).sum().mul(10.0 * (step + 1)).backward()
-        norm = optimizer.clip_grad_norm(1.0)
-        torch.testing.assert_close(norm, nn.utils.clip_grad_norm_(theirs.parameters(), 1.0))
-        optimizer.step()
-        reference.step()
-    for a, b in zip(ours.parameters(), theirs.parameters(), strict=True):
-        torch.testing.assert_close(a, b)
-
-
 def test_training_is_deterministic_and_leaves_global_state_alone():
     threads = torch.get_num_threads()
     torch.manual_seed(123)
@@ -377,13 +357,6 @@ def test_training_lowers_the_loss():
 def test_train_model_rejects_bad_settings(kwargs, error, match):
     with pytest.raises(error, match=match):
         train_model(**{"steps": 1, "batch_size": 2, **TINY, **kwargs})
-
-
-def test_one_thread_restores_the_thread_count():
-    threads = torch.get_num_threads()
-    with one_thread():
-        assert torch.get_num_threads() == 1
-    assert torch.get_num_threads() == threads
 
 
 # --------------------------------------------------------------------------- evaluation

@@ -248,13 +248,6 @@ def test_measure_sequential_counts_steps():
     assert set(result["batch"]) == {"gru_1x4096", "gru_64x64", "attention_1x4096", "attention_64x64"}
 
 
-def test_one_thread_restores_the_thread_count():
-    before = torch.get_num_threads()
-    with cx.one_thread():
-        assert torch.get_num_threads() == 1
-    assert torch.get_num_threads() == before
-
-
 def test_time_call_returns_a_median():
     assert cx.time_call(lambda: None, repeats=3) >= 0
     with pytest.raises(ValueError, match="repeats must be >= 1"):

@@ -1,7 +1,7 @@
 """Tests for helpers.stacked_models: each stacked model computes what it would compute alone.
 
 Every model is compared with a chain of helpers.add_norm.AddNormBlock copies of its weights; Post-LN and
-Pre-LN with PyTorch's nn.TransformerEncoderLayer; StackedAdam with torch.optim.Adam.
+Pre-LN with PyTorch's nn.TransformerEncoderLayer; StackedAdam with torch.optim.Adam (in tests/test_optim.py).
 """
 
 import math
@@ -12,7 +12,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from helpers.add_norm import VARIANTS, AddNormBlock, layer_norm
-from helpers.stacked_models import BLOCK_PARAMETERS, StackedAdam, StackedModels, per_model_loss, warmup_lrs
+from helpers.stacked_models import BLOCK_PARAMETERS, StackedModels, per_model_loss, warmup_lrs
 
 SMALL = {"d_model": 8, "n_heads": 2, "d_ff": 12}
 
@@ -173,27 +173,6 @@ def test_warmup_lrs_rise_linearly_then_stay():
     torch.testing.assert_close(warmup_lrs(9, base, warmup), base)
 
 
-def test_stacked_adam_moves_each_model_as_torch_adam_would():
-    lrs = torch.tensor([1e-2, 3e-3, 0.0])
-    start = _randn(3, 4, 5)
-    mine = nn.Parameter(start.clone())
-    theirs = [nn.Parameter(start[m].clone()) for m in range(3)]
-    optimiser = StackedAdam([mine])
-    references = [torch.optim.Adam([p], lr=float(lr)) for p, lr in zip(theirs, lrs, strict=True)]
-    for step in range(5):
-        target = _randn(3, 4, 5, seed=10 + step)
-        optimiser.zero_grad()
-        ((mine - target) ** 3).sum().backward()
-        optimiser.step(lrs)
-        for m, (p, reference) in enumerate(zip(theirs, references, strict=True)):
-            reference.zero_grad()
-            ((p - target[m]) ** 3).sum().backward()
-            reference.step()
-    for m in range(3):
-        torch.testing.assert_close(mine.data[m], theirs[m].data, atol=1e-6, rtol=1e-6)
-    assert torch.equal(mine.data[2], start[2])  # lr 0: frozen
-
-
 @pytest.mark.parametrize(
     ("call", "error", "match"),
     [
@@ -220,9 +199,6 @@ def test_stacked_adam_moves_each_model_as_torch_adam_would():
         (lambda: per_model_loss(torch.ones(2, 3, 4), torch.zeros(3, 4, dtype=torch.long)), ValueError,
          r"logits \(M, B, n, n_classes\)"),
         (lambda: warmup_lrs(0, torch.ones(2), torch.zeros(3)), ValueError, r"\(2,\) and \(3,\)"),
-        (lambda: StackedAdam([nn.Parameter(torch.ones(2, 3))]).step(torch.ones(3)), ValueError, r"\(M=2,\)"),
-        (lambda: StackedAdam([nn.Parameter(torch.ones(2, 3)), nn.Parameter(torch.ones(3))]), ValueError,
-         "model axis first"),
     ],
 )  # fmt: skip
 def test_bad_input_is_rejected_with_a_clear_message(call, error, match):

@@ -9,6 +9,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from helpers.positions import sinusoidal_encoding
+from helpers.threads import one_thread
 from helpers.tiny_transformer import (
     CHECKPOINT_PATH,
     CONFIG,
@@ -18,7 +19,6 @@ from helpers.tiny_transformer import (
     SEP_ID,
     STATED_ACCURACY,
     TEST_SIZE,
-    Adam,
     TinyTransformer,
     _sequence_keys,
     ablate_head,
@@ -38,7 +38,6 @@ from helpers.tiny_transformer import (
     load_checkpoint,
     make_examples,
     name_heads,
-    one_thread,
     parse_digits,
     plot_ablation,
     plot_heads,
@@ -58,10 +57,8 @@ SMALL = {**CONFIG, "d_model": 16, "n_heads": 2, "d_ff": 24}
 @pytest.fixture(scope="module", autouse=True)
 def on_one_thread():
     """Tiny tensors: one thread is faster, and on a busy 2-core machine much faster (the helpers do the same)."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
+    with one_thread():
+        yield
 
 
 @pytest.fixture(scope="module")
@@ -299,24 +296,6 @@ def test_count_parameters_adds_up_and_follows_the_formula():
 # ---------------------------------------------------------------- training
 
 
-def test_adam_makes_the_same_updates_as_torch_optim_adam():
-    torch.manual_seed(0)
-    mine, theirs = nn.Linear(4, 3), nn.Linear(4, 3)
-    theirs.load_state_dict(mine.state_dict())
-    ours, reference = Adam(mine.parameters()), torch.optim.Adam(theirs.parameters(), lr=0.1)
-    x = torch.randn(8, 4)
-    for step in range(6):
-        lr = 0.1 / (step + 1)  # a changing learning rate, as the schedule gives
-        for model, optimizer in [(mine, ours), (theirs, reference)]:
-            optimizer.zero_grad()
-            model(x).pow(2).mean().backward()
-        ours.step(lr)
-        reference.param_groups[0]["lr"] = lr
-        reference.step()
-    torch.testing.assert_close(mine.weight, theirs.weight)
-    torch.testing.assert_close(mine.bias, theirs.bias)
-
-
 def test_learning_rate_warms_up_then_decays_to_zero():
     rates = [learning_rate(step, 100, 1.0) for step in range(100)]
     assert rates[0] == pytest.approx(0.1) and rates[9] == pytest.approx(1.0)
@@ -507,18 +486,6 @@ def test_the_committed_checkpoint_reaches_the_stated_accuracy(checkpoint, held_o
 
 
 # ---------------------------------------------------------------- the remaining helpers and the figures
-
-
-def test_one_thread_runs_on_one_thread_and_restores_the_count():
-    torch.set_num_threads(2)
-    try:
-        assert one_thread(torch.get_num_threads)() == 1
-        assert torch.get_num_threads() == 2
-        with pytest.raises(ZeroDivisionError):
-            one_thread(lambda: 1 / 0)()
-        assert torch.get_num_threads() == 2  # restored after an error too
-    finally:
-        torch.set_num_threads(1)
 
 
 def test_attention_maps_are_the_rows_generation_used(checkpoint):

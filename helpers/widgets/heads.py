@@ -12,9 +12,9 @@ from matplotlib.patches import Rectangle
 
 from helpers._checks import require_int
 from helpers.embeddings import N_HEADS
-from helpers.explorer import Explorer
 from helpers.multi_head import head_distances
 from helpers.plotting import ATTENTION_CMAP
+from helpers.widgets.sentence_map import PerSentenceExplorer
 
 __all__ = ["HEAD_SENTENCES", "heads_state", "HeadsExplorer", "heads_explorer", "plot_head_grid", "EXPLORERS"]
 
@@ -76,7 +76,7 @@ def _draw_map(ax, tokens):
     return image
 
 
-class HeadsExplorer(Explorer):
+class HeadsExplorer(PerSentenceExplorer):
     """Sentence, layer and two head pickers over MiniLM's attention, with the layer's head-distance matrix.
 
     Each sentence gets its own pair of maps (its tokens are the tick labels), built when first shown; a
@@ -97,12 +97,7 @@ class HeadsExplorer(Explorer):
 
     def make_controls(self):
         return {
-            "sentence": widgets.Dropdown(
-                options=self.sentences,
-                value=self.sentences[0],
-                description="sentence",
-                layout=widgets.Layout(width="30em"),
-            ),
+            "sentence": self._sentence_dropdown(),
             "layer": widgets.Dropdown(
                 options=[(f"layer {i}", i) for i in range(N_LAYERS)], value=3, description="layer"
             ),
@@ -137,10 +132,7 @@ class HeadsExplorer(Explorer):
         # One line of text for everything that changes: each text drawn costs several milliseconds.
         self.caption = live.figure.text(0.5, 0.965, "", ha="center", va="top", fontsize=10)
         live.animate(self.matrix, self.pair_box, self.caption)
-        self.parts = {}
-        self._shown = self.sentences[0]
-        self._build_part(self._shown)
-        live.canvas.mpl_connect("draw_event", self._cache_background)  # after LiveFigure's own handler
+        self._start_parts(live)
 
     def _build_part(self, sentence):
         tokens = self.attention[sentence][0]
@@ -155,30 +147,8 @@ class HeadsExplorer(Explorer):
         self.live.animate(*animated)
         self.parts[sentence] = {"axes": (left, middle), "animated": animated, "images": images}
 
-    def _show(self, sentence):
-        for name, part in self.parts.items():
-            for artist in (*part["axes"], *part["animated"]):  # draw_artist ignores a hidden Axes: hide its artists
-                artist.set_visible(name == sentence)
-        self._shown = sentence
-
-    def _background_key(self):
-        return self._shown, tuple(self.live.figure.bbox.bounds)
-
-    def _cache_background(self, event):
-        self._backgrounds[self._background_key()] = self.live._background
-
     def draw(self, state):
-        full_redraw = False
-        if state["sentence"] != self._shown:
-            if state["sentence"] not in self.parts:
-                self._build_part(state["sentence"])
-            self._show(state["sentence"])
-            self.live.canvas._force_full = True  # send a whole frame, not a diff, after swapping the maps
-            background = self._backgrounds.get(self._background_key())
-            if background is None:
-                full_redraw = True  # the first time: draw everything; _cache_background keeps it
-            else:
-                self.live._background = background
+        full_redraw = self._swap_to(state["sentence"])
         part = self.parts[state["sentence"]]
         part["images"][0].set_data(state["weights"].numpy())
         part["images"][1].set_data(state["other_weights"].numpy())

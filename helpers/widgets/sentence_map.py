@@ -59,7 +59,58 @@ def _query_options(tokens):
     return [(f"{i}: {token}", i) for i, token in enumerate(tokens)]
 
 
-class SentenceMapExplorer(Explorer):
+class PerSentenceExplorer(Explorer):
+    """An Explorer with one set of Axes per sentence, built when the sentence is first shown (used by heads.py too).
+
+    A later sentence change only swaps which set is visible; each set's background is cached after its first
+    full draw. A subclass sets self.sentences and self._backgrounds = {} before Explorer.__init__, picks the
+    sentence with _sentence_dropdown(), calls _start_parts(live) in setup(), defines _build_part(sentence) to
+    store self.parts[sentence] = {"axes": ..., "animated": ..., ...}, and starts draw(state) with
+    `full_redraw = self._swap_to(state["sentence"])`.
+    """
+
+    def _sentence_dropdown(self):
+        return widgets.Dropdown(
+            options=self.sentences, value=self.sentences[0], description="sentence", layout=widgets.Layout(width="30em")
+        )
+
+    def _start_parts(self, live):
+        self.parts = {}
+        self._shown = self.sentences[0]
+        self._build_part(self._shown)
+        live.canvas.mpl_connect("draw_event", self._cache_background)  # after LiveFigure's own handler
+
+    def _show(self, sentence):
+        for name, part in self.parts.items():
+            for artist in (*part["axes"], *part["animated"]):  # draw_artist ignores a hidden Axes: hide its artists
+                artist.set_visible(name == sentence)
+        self._shown = sentence
+
+    def _background_key(self):
+        return self._shown, tuple(self.live.figure.bbox.bounds)
+
+    def _cache_background(self, event):
+        self._backgrounds[self._background_key()] = self.live._background
+
+    def _swap_to(self, sentence):
+        """Show `sentence`'s set of Axes (built the first time); True if the whole figure must be drawn."""
+        full_redraw = False
+        if sentence != self._shown:
+            if sentence not in self.parts:
+                self._build_part(sentence)
+            self._show(sentence)
+            # Send the browser a whole frame, not a diff against the last one: a diff after swapping the
+            # visible Axes left stale pixels in JupyterLab (seen in the browser test's screenshots).
+            self.live.canvas._force_full = True
+            background = self._backgrounds.get(self._background_key())
+            if background is None:
+                full_redraw = True  # the first time: draw everything; _cache_background keeps it
+            else:
+                self.live._background = background
+        return full_redraw
+
+
+class SentenceMapExplorer(PerSentenceExplorer):
     """Sentence, query-token and head pickers over a real attention map (MiniLM, layer 0).
 
     One heatmap and one bar chart per sentence, created when the sentence is first shown; a later sentence
@@ -83,12 +134,7 @@ class SentenceMapExplorer(Explorer):
         first = self.tokens[self.sentences[0]]
         query = first.index("it") if "it" in first else 0
         return {
-            "sentence": widgets.Dropdown(
-                options=self.sentences,
-                value=self.sentences[0],
-                description="sentence",
-                layout=widgets.Layout(width="30em"),
-            ),
+            "sentence": self._sentence_dropdown(),
             "query": widgets.Dropdown(options=_query_options(first), value=query, description="query token"),
             "head": widgets.Dropdown(
                 options=[(f"head {h}", h) for h in range(N_HEADS)], value=DEFAULT_HEAD, description="layer 0"
@@ -124,10 +170,7 @@ class SentenceMapExplorer(Explorer):
     def setup(self, live):
         # Fixed margins: every sentence's axes sit at the same place, and only one set is visible.
         live.figure.set_layout_engine("none")
-        self.parts = {}
-        self._shown = self.sentences[0]
-        self._build_part(self._shown)
-        live.canvas.mpl_connect("draw_event", self._cache_background)  # after LiveFigure's own handler
+        self._start_parts(live)
 
     def _build_part(self, sentence):
         """Create one sentence's heatmap and bars (the first time it is shown)."""
@@ -155,32 +198,8 @@ class SentenceMapExplorer(Explorer):
             "bar_ax": bar_ax,
         }
 
-    def _show(self, sentence):
-        for name, part in self.parts.items():
-            for artist in (*part["axes"], *part["animated"]):  # draw_artist ignores a hidden Axes: hide its artists
-                artist.set_visible(name == sentence)
-        self._shown = sentence
-
-    def _background_key(self):
-        return self._shown, tuple(self.live.figure.bbox.bounds)
-
-    def _cache_background(self, event):
-        self._backgrounds[self._background_key()] = self.live._background
-
     def draw(self, state):
-        full_redraw = False
-        if state["sentence"] != self._shown:
-            if state["sentence"] not in self.parts:
-                self._build_part(state["sentence"])
-            self._show(state["sentence"])
-            # Send the browser a whole frame, not a diff against the last one: a diff after swapping the
-            # visible Axes left stale pixels in JupyterLab (seen in the browser test's screenshots).
-            self.live.canvas._force_full = True
-            background = self._backgrounds.get(self._background_key())
-            if background is None:
-                full_redraw = True  # the first time: draw everything; _cache_background keeps it
-            else:
-                self.live._background = background
+        full_redraw = self._swap_to(state["sentence"])
         part = self.parts[state["sentence"]]
         query, tokens = state["query"], state["tokens"]
         part["image"].set_data(state["weights"].numpy())
