@@ -127,6 +127,9 @@ def test_every_registered_explorer_builds_and_responds(name):
     explorer = EXPLORERS[name]()
     assert explorer.state and explorer.error is None
     assert explorer.live.canvas in explorer.widget.children
+    if explorer.has_readout:  # a line of text between the message and the figure, filled by the first draw
+        assert explorer.widget.children[2:] == (explorer.readout, explorer.live.canvas)
+        assert explorer.readout.value.strip(), f"{name}: the readout is empty after the first draw"
     figure = explorer.live.figure
     if not (figure._suptitle and figure._suptitle.get_text().strip()):
         untitled = [ax for ax in figure.axes if ax.get_label() != "<colorbar>" and not ax.get_title().strip()]

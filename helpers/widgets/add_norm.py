@@ -86,14 +86,12 @@ class AddNormExplorer(Explorer):
     """
 
     figsize = (9.0, 3.6)
+    has_readout = True  # what the figure shows, as a line of text above it
 
     def __init__(self, depths=DEPTHS, seed=0, batch=8):
         self.depths = tuple(depths)
         self.profiles = add_norm_profiles(self.depths, seed=seed, batch=batch)
-        self.readout = widgets.HTML(value="")
         super().__init__()
-        controls, message, canvas = self.widget.children
-        self.widget.children = (controls, message, self.readout, canvas)
 
     def make_controls(self):
         wide = {"description_width": "initial"}

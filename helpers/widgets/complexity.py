@@ -88,6 +88,7 @@ class ComplexityExplorer(Explorer):
     """
 
     figsize = (9.0, 3.6)
+    has_readout = True  # what the figure shows, as a line of text above it
 
     def __init__(self, measurements=None):
         data = load_measurements() if measurements is None else measurements
@@ -95,10 +96,7 @@ class ComplexityExplorer(Explorer):
         self.model = fit_cost_model(self.layers)
         # every (n, d) state computed once: a slider move is a lookup
         self._states = {}
-        self.readout = widgets.HTML(value="")
         super().__init__()
-        controls, message, canvas = self.widget.children
-        self.widget.children = (controls, message, self.readout, canvas)
 
     def make_controls(self):
         wide = {"description_width": "initial"}

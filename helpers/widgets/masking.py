@@ -129,16 +129,12 @@ class MaskingExplorer(Explorer):
     """
 
     figsize = (9.0, 3.7)
+    has_readout = True  # what the figure shows, as a line of text above it
 
     def __init__(self):
         self._relabelling = False
         self.shown_sentence = None
-        # What this step changed, as a line of HTML above the figure: the browser draws it (matplotlib
-        # text costs ~1.5 ms per word on every frame), and a screen reader reads it.
-        self.readout = widgets.HTML(value="")
         super().__init__()
-        control_row, message, canvas = self.widget.children
-        self.widget.children = (control_row, message, self.readout, canvas)
         # The first draw placed the axes; keep them there. Constrained layout would recompute the
         # layout on every full redraw (a sentence or mask change), about 40 % of its time.
         self.live.figure.set_layout_engine("none")

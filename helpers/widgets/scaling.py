@@ -101,15 +101,13 @@ class ScalingExplorer(Explorer):
     """
 
     figsize = (9.0, 3.5)
+    has_readout = True  # what the figure shows, as a line of text above it
 
     def __init__(self, n_rows=50, n=8, d_v=4, seed=0):
         self.q_all, self.k_all, self.v_all, self.target_all = scaling_inputs(n_rows, n, d_v, max(D_KS), seed)
         self.n_rows, self.n = n_rows, n
         self._slices = {}  # (row, d_k) -> (q (d_k,), k (n, d_k)), cut once so an update only computes
-        self.readout = widgets.HTML(value="")
         super().__init__()
-        controls, message, canvas = self.widget.children
-        self.widget.children = (controls, message, self.readout, canvas)
 
     def make_controls(self):
         wide = {"description_width": "initial"}
