@@ -12,7 +12,7 @@ import traceback
 
 from helpers import progress
 
-__all__ = ["report", "call_learner"]
+__all__ = ["report", "call_learner", "not_written", "error_hint", "PLACEHOLDER_ADVICE"]
 
 
 def report(title, results):
@@ -71,3 +71,21 @@ def call_learner(fn, *args, **kwargs):
         last = traceback.extract_tb(error.__traceback__)[-1]
         message = f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
         return None, f"{message} (line {last.lineno})"
+
+
+PLACEHOLDER_ADVICE = "replace the line `raise NotImplementedError` with your code, then run the cell"
+
+
+def not_written(fn, *args):
+    """A one-line report if the learner's function is still the placeholder (raises NotImplementedError), else None."""
+    _, error = call_learner(fn, *args)
+    if error is None or not error.startswith("NotImplementedError"):
+        return None
+    return [(f"{getattr(fn, '__name__', 'your function')} is written", False, PLACEHOLDER_ADVICE)]
+
+
+def error_hint(error, advice):
+    """The learner's error, with advice; the untouched placeholder gets a plainer message."""
+    if error.startswith("NotImplementedError"):
+        return "replace `raise NotImplementedError` with your code, then run the cell again"
+    return f"{error}; {advice}"

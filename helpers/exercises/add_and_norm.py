@@ -5,16 +5,9 @@ import math
 import torch
 
 from helpers.add_norm import VARIANTS, AddNormBlock, add_and_norm, layer_norm
-from helpers.exercises import call_learner, report
+from helpers.exercises import call_learner, error_hint, report
 
 __all__ = ["check_rms_norm", "check_pre_ln", "check_residual_rms", "check_output_is_normalised"]
-
-
-def _error_hint(error, advice):
-    """The learner's error, with advice; the untouched placeholder gets a plainer message."""
-    if error.startswith("NotImplementedError"):
-        return "replace `raise NotImplementedError` with your code, then run the cell again"
-    return f"{error}; {advice}"
 
 
 def _randn(*shape, seed=0):
@@ -56,7 +49,7 @@ def check_rms_norm(fn):
     for description, x in cases:
         answer, error = call_learner(fn, x.clone(), 1e-6)
         if error is not None:
-            results.append((description, False, _error_hint(error, RMS_NORM_HINT)))
+            results.append((description, False, error_hint(error, RMS_NORM_HINT)))
             return report(title, results)
         if not isinstance(answer, torch.Tensor) or answer.shape != x.shape:
             shape = tuple(answer.shape) if isinstance(answer, torch.Tensor) else type(answer).__name__
@@ -92,7 +85,7 @@ def check_pre_ln(fn):
         for description, sublayer, norm in cases:
             answer, error = call_learner(fn, x.clone(), sublayer, norm)
             if error is not None:
-                results.append((description, False, _error_hint(error, "return x + sublayer(norm(x))")))
+                results.append((description, False, error_hint(error, "return x + sublayer(norm(x))")))
                 break
             expected = add_and_norm(x, sublayer, norm, "pre_ln")
             ok = isinstance(answer, torch.Tensor) and answer.shape == x.shape and torch.allclose(answer, expected)
@@ -137,7 +130,7 @@ def check_residual_rms(fn):
         answer, error = call_learner(fn, rms0, c, depth)
         description = f"residual_rms({rms0}, {c}, {depth})"
         if error is not None:
-            results.append((f"{description} runs", False, _error_hint(error, "use rms0 * (1 + c) ** (depth / 2)")))
+            results.append((f"{description} runs", False, error_hint(error, "use rms0 * (1 + c) ** (depth / 2)")))
             return report(title, results)
         expected = rms0 * (1 + c) ** (depth / 2)
         is_number = isinstance(answer, (int, float)) and not isinstance(answer, bool) and math.isfinite(answer)
@@ -179,7 +172,7 @@ def check_output_is_normalised(fn):
         answer, error = call_learner(fn, block, x.clone())
         if error is not None:
             advice = "compute y = block(x), then y.mean(dim=-1) and y.var(dim=-1, unbiased=False) per token"
-            results.append((f"{description}: runs", False, _error_hint(error, advice)))
+            results.append((f"{description}: runs", False, error_hint(error, advice)))
             return report(title, results)
         with torch.no_grad():
             y = block(x)

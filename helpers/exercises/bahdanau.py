@@ -6,7 +6,7 @@ import math
 import torch
 
 from helpers.bahdanau import Seq2Seq, additive_scores, count_decoder_steps, reversal_batch
-from helpers.exercises import call_learner, report
+from helpers.exercises import PLACEHOLDER_ADVICE, call_learner, report
 
 __all__ = ["check_additive_score", "check_context", "check_all_pairs", "check_sequential_steps"]
 
@@ -19,12 +19,7 @@ def _error_hint(error, advice):
 def _failed_run(fn, label, error, advice):
     """The result line for a learner function that raised: the untouched placeholder gets a plainer one."""
     if error.startswith("NotImplementedError"):
-        name = getattr(fn, "__name__", "your function")
-        return (
-            f"{name} is written",
-            False,
-            "replace the line `raise NotImplementedError` with your code, then run the cell",
-        )
+        return (f"{getattr(fn, '__name__', 'your function')} is written", False, PLACEHOLDER_ADVICE)
     return (f"{label}: runs", False, _error_hint(error, advice))
 
 

@@ -5,16 +5,9 @@ import math
 import numpy as np
 import torch
 
-from helpers.exercises import call_learner, report
+from helpers.exercises import call_learner, error_hint, report
 
 __all__ = ["check_attention_flops", "check_crossover", "check_fit_slope", "check_online_softmax_step"]
-
-
-def _error_hint(error, advice):
-    """The learner's error, with advice; the untouched placeholder gets a plainer message."""
-    if error.startswith("NotImplementedError"):
-        return "replace `raise NotImplementedError` with your code, then run the cell again"
-    return f"{error}; {advice}"
 
 
 def _number(value):
@@ -61,7 +54,7 @@ def check_attention_flops(fn):
         value, error = call_learner(fn, n, d)
         expected = _attention_flops(n, d)
         if error is not None:
-            results.append((f"attention_flops({n}, {d}) runs", False, _error_hint(error, "return a number")))
+            results.append((f"attention_flops({n}, {d}) runs", False, error_hint(error, "return a number")))
             break
         number = _number(value)
         if number is None:
@@ -118,7 +111,7 @@ def check_fit_slope(fn):
     for description, ns, values in _slope_cases():
         value, error = call_learner(fn, ns.tolist(), values.tolist())
         if error is not None:
-            results.append((f"{description}: runs", False, _error_hint(error, "return one number")))
+            results.append((f"{description}: runs", False, error_hint(error, "return one number")))
             break
         number = _number(value)
         expected = _reference_slope(ns, values)
@@ -172,7 +165,7 @@ def check_online_softmax_step(fn):
         for start in range(0, scores.shape[1], block):
             value, error = call_learner(fn, *state, scores[:, start : start + block], values[start : start + block])
             if error is not None:
-                problem = _error_hint(error, "return the three updated tensors")
+                problem = error_hint(error, "return the three updated tensors")
                 crashed = True
                 break
             if not (

@@ -8,7 +8,7 @@ import math
 
 import torch
 
-from helpers.exercises import call_learner, report
+from helpers.exercises import call_learner, not_written, report
 from helpers.masking import SENTENCES, attend, pad, sentence_mask
 
 __all__ = [
@@ -22,17 +22,6 @@ __all__ = [
 
 def _gen(seed):
     return torch.Generator().manual_seed(seed)
-
-
-def _not_written(fn, *args):
-    """A one-line report if the learner's function is still the placeholder (raises NotImplementedError), else None."""
-    _, error = call_learner(fn, *args)
-    if error is None or not error.startswith("NotImplementedError"):
-        return None
-    name = getattr(fn, "__name__", "your function")
-    return [
-        (f"{name} is written", False, "replace the line `raise NotImplementedError` with your code, then run the cell")
-    ]
 
 
 def _show_mask(mask):
@@ -67,7 +56,7 @@ def _mask_problem(result, expected, wrong_guesses):
 def check_causal_mask(my_causal_mask):
     """Exercise 1: my_causal_mask(n) -> bool (n, n), True where query i may attend key j, i.e. j <= i."""
     title = "Exercise 1: a causal mask"
-    placeholder = _not_written(my_causal_mask, 4)
+    placeholder = not_written(my_causal_mask, 4)
     if placeholder:
         return report(title, placeholder)
     results = []
@@ -101,7 +90,7 @@ def check_causal_mask(my_causal_mask):
 def check_padding_mask(my_padding_mask):
     """Exercise 2: my_padding_mask(lengths, n) -> bool (B, n), True for the real tokens of each sentence."""
     title = "Exercise 2: a padding mask"
-    placeholder = _not_written(my_padding_mask, [2, 3], 4)
+    placeholder = not_written(my_padding_mask, [2, 3], 4)
     if placeholder:
         return report(title, placeholder)
     cases = [
@@ -182,7 +171,7 @@ def check_masked_attention(my_masked_attention):
     lengths = torch.tensor([6, 4, 2])
     keys = (torch.arange(6)[None, :] < lengths[:, None])[:, None, :]  # (3, 1, 6)
     left = torch.ones(5, 5, dtype=torch.bool).tril() & (torch.arange(5) >= 2)[None, :]  # rows 0 and 1: no key left
-    placeholder = _not_written(my_masked_attention, q.clone(), k.clone(), v.clone(), causal.clone())
+    placeholder = not_written(my_masked_attention, q.clone(), k.clone(), v.clone(), causal.clone())
     if placeholder:
         return report(title, placeholder)
     where = "fill the masked scores with -inf *before* the softmax (scores.masked_fill(~mask, float('-inf')))"

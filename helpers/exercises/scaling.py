@@ -4,7 +4,7 @@ import math
 
 import torch
 
-from helpers.exercises import call_learner, report
+from helpers.exercises import call_learner, error_hint, report
 from helpers.scaling import dot_product_variance, sample_dot_products
 
 __all__ = [
@@ -14,13 +14,6 @@ __all__ = [
     "check_softmax_entropy",
     "check_unit_variance_scale",
 ]
-
-
-def _error_hint(error, advice):
-    """The learner's error, with advice; the untouched placeholder gets a plainer message."""
-    if error.startswith("NotImplementedError"):
-        return "replace `raise NotImplementedError` with your code, then run the cell again"
-    return f"{error}; {advice}"
 
 
 def _is_number(value):
@@ -75,7 +68,7 @@ def check_dot_product_variance(fn):
     results = []
     value, error = call_learner(fn, 16, 1000, torch.Generator().manual_seed(0))
     if error is not None:
-        results.append(("dot_product_variance(16, 1000, generator) runs", False, _error_hint(error, SAMPLE_HINT)))
+        results.append(("dot_product_variance(16, 1000, generator) runs", False, error_hint(error, SAMPLE_HINT)))
         return report("Exercise 2: measure Var(q·k)", results)
     results.append(
         (
@@ -141,7 +134,7 @@ def check_scaled_scores(fn):
         got, error = call_learner(fn, q, k)
         label = f"q {q_shape}, k {k_shape} -> scores {tuple(expected.shape)}"
         if error is not None:
-            results.append((label, False, _error_hint(error, TRANSPOSE_HINT)))
+            results.append((label, False, error_hint(error, TRANSPOSE_HINT)))
             if error.startswith("NotImplementedError"):
                 break  # the placeholder: one line says it all
             continue
@@ -183,7 +176,7 @@ def check_softmax_entropy(fn):
         expected = torch.as_tensor(expected, dtype=weights.dtype)
         got, error = call_learner(fn, weights.clone())
         if error is not None:
-            results.append((description, False, _error_hint(error, "see the formula above the exercise")))
+            results.append((description, False, error_hint(error, "see the formula above the exercise")))
             if error.startswith("NotImplementedError"):
                 break
             continue
@@ -222,7 +215,7 @@ def check_unit_variance_scale(fn):
         label = f"d_k={d_k}, var_q={var_q:.3g}, var_k={var_k:.3g}: scale {expected:.4g}"
         got, error = call_learner(fn, d_k, var_q, var_k)
         if error is not None:
-            results.append((label, False, _error_hint(error, "return a number")))
+            results.append((label, False, error_hint(error, "return a number")))
             if error.startswith("NotImplementedError"):
                 break
             continue

@@ -9,7 +9,7 @@ import numbers
 
 import torch
 
-from helpers.exercises import call_learner, report
+from helpers.exercises import call_learner, not_written, report
 
 __all__ = [
     "check_predictions",
@@ -57,17 +57,6 @@ def _case(fn, args, expected, description, hint, **kwargs):
         return (description, False, f"your function raised {error}. {hint}")
     passed, why = _compare(result, expected)
     return (description, passed, f"{why}. {hint}" if not passed else "")
-
-
-def _not_written(fn, *args):
-    """A one-line report if the learner's function is still the placeholder (raises NotImplementedError), else None."""
-    _, error = call_learner(fn, *args)
-    if error is None or not error.startswith("NotImplementedError"):
-        return None
-    name = getattr(fn, "__name__", "your function")
-    return [
-        (f"{name} is written", False, "replace the line `raise NotImplementedError` with your code, then run the cell")
-    ]
 
 
 def _unchanged(fn, x, description, **kwargs):
@@ -137,7 +126,7 @@ def check_softmax(my_softmax):
     masked = torch.tensor([[0.5, -INF, 1.5, -INF], [-INF, 2.0, 0.0, 1.0]])
     wide = torch.randn(3, 5, generator=_gen(5), dtype=torch.float64)
     title = "Exercise 2: a softmax that does not overflow"
-    placeholder = _not_written(my_softmax, x.clone())
+    placeholder = not_written(my_softmax, x.clone())
     if placeholder:
         return report(title, placeholder)
     results = [
@@ -216,7 +205,7 @@ def check_logsumexp(my_logsumexp):
     all_masked = torch.tensor([[1.0, 2.0, 3.0], [-INF, -INF, -INF]])
     hint_shift = "use log(sum(exp(x))) = m + log(sum(exp(x - m))) with m the maximum along dim"
     title = "Exercise 3: log-sum-exp without overflow"
-    placeholder = _not_written(my_logsumexp, x.clone())
+    placeholder = not_written(my_logsumexp, x.clone())
     if placeholder:
         return report(title, placeholder)
     results = [
@@ -278,7 +267,7 @@ def check_softmax_backward(my_softmax_backward):
     p, ps = torch.softmax(x, dim=-1), torch.softmax(xs, dim=-1)
     hint = "J = diag(p) - p·pᵀ is symmetric, so J·g = p·g - p·(p·g summed over the last dim)"
     title = "Exercise 4: softmax's backward pass without the n × n Jacobian"
-    placeholder = _not_written(my_softmax_backward, p.clone(), g.clone())
+    placeholder = not_written(my_softmax_backward, p.clone(), g.clone())
     if placeholder:
         return report(title, placeholder)
     results = [
@@ -333,7 +322,7 @@ def check_largest_temperature(largest_temperature):
         (torch.tensor([3.0, 0.0, 0.0], dtype=torch.float64), 0.5),
     ]
     title = "Exercise 5: the temperature that makes one key win"
-    placeholder = _not_written(largest_temperature, cases[0][0].clone(), cases[0][1])
+    placeholder = not_written(largest_temperature, cases[0][0].clone(), cases[0][1])
     if placeholder:
         return report(title, placeholder)
     results = []
