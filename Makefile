@@ -8,6 +8,15 @@ INSTALLED := $(VENV)/.installed
 
 .PHONY: lab test lint outputs bench memory student slides clean
 
+# Numerics (helpers.numerics). Empty: pinned kernels on x86-64, so stored outputs compare byte for byte on any
+# x86-64 CPU, and `make test` then runs the notebooks once more with the machine's own kernels, compared within
+# a stated tolerance (tests/tolerant_outputs.py); native elsewhere (Apple Silicon). NUMERICS=native: everything
+# with the machine's own kernels, compared tolerantly. NUMERICS=pinned: the pinned run only.
+NUMERICS ?=
+NATIVE_MODE := $(shell uname -m | grep -qE '^(x86_64|amd64)$$' && echo pinned || echo native)
+TEST_MODE := $(or $(NUMERICS),$(NATIVE_MODE))
+PYTEST := $(PY) -m pytest --nbval --nbval-current-env
+
 # Localhost only, token authentication on (the default), and no calls out: no news feed, no update
 # check, no extension manager querying PyPI. --allow-root only when run as root (containers, CI).
 LAB_FLAGS := --ServerApp.ip=127.0.0.1 --LabApp.news_url=None \
@@ -18,7 +27,11 @@ lab: $(INSTALLED)
 	$(VENV)/bin/jupyter lab $(LAB_FLAGS) notebooks/00_start_here.ipynb
 
 test: $(INSTALLED) lint
-	$(PY) -m pytest --nbval --nbval-current-env tests notebooks
+	ATTENTION_NUMERICS=$(TEST_MODE) $(PYTEST) tests notebooks
+ifeq ($(NUMERICS)$(TEST_MODE),pinned)
+	@echo "The notebooks once more, with this machine's own kernels (native numerics), compared within the tolerance:"
+	ATTENTION_NUMERICS=native $(PYTEST) tests notebooks --ignore-glob='tests/test_*.py' --ignore=tests/browser
+endif
 
 lint: $(INSTALLED)
 	$(PY) -m ruff check helpers tests tools notebooks
@@ -26,10 +39,11 @@ lint: $(INSTALLED)
 
 # Re-execute every notebook in a fresh kernel and store its outputs (see tools/make_outputs.py).
 outputs: $(INSTALLED)
-	$(PY) tools/make_outputs.py
+	ATTENTION_NUMERICS=$(TEST_MODE) $(PY) tools/make_outputs.py
 
+# A learner's speed: native numerics, unless NUMERICS=pinned (to measure what pinning costs).
 bench: $(INSTALLED)
-	$(PY) tools/bench.py
+	$(PY) tools/bench.py --numerics $(or $(NUMERICS),native)
 
 # Memory one learner needs (server + each lesson's kernel), for sizing a class server.
 memory: $(INSTALLED)

@@ -1,5 +1,15 @@
-"""Helpers for the course Attention, hands on."""
+"""Helpers for the course Attention, hands on.
 
-from helpers.seeding import set_seed
+`from helpers import set_seed` works as before, but importing `helpers` itself loads nothing: helpers.numerics
+must be importable before torch and numpy are (they read its settings once, when they load).
+"""
 
 __all__ = ["set_seed"]
+
+
+def __getattr__(name):
+    if name == "set_seed":
+        from helpers.seeding import set_seed
+
+        return set_seed
+    raise AttributeError(f"module 'helpers' has no attribute {name!r}")

@@ -1,10 +1,11 @@
 """helpers.optim against torch.optim.Adam, step by step (torch.optim is imported here, not in the lessons)."""
 
+import numpy as np
 import pytest
 import torch
 from torch import nn
 
-from helpers.optim import RECIPES, Adam, StackedAdam
+from helpers.optim import RECIPES, Adam, StackedAdam, sqrt_on_any_cpu
 
 
 def _pair(seed=0):
@@ -31,10 +32,21 @@ def test_every_recipe_moves_the_parameters_as_torch_optim_adam_does_at_every_ste
         optimizer.step()
         reference.step()
         for a, b in zip(ours.parameters(), theirs.parameters(), strict=True):
-            torch.testing.assert_close(a, b)
-            if recipe == "torch":  # torch.optim.Adam's own order of operations: the same to the last bit
-                assert torch.equal(a, b)
+            # The same to float32 rounding: torch.optim.Adam takes its square roots with torch.sqrt, whose last
+            # bit depends on the CPU; ours are correctly rounded (sqrt_on_any_cpu).
+            torch.testing.assert_close(a, b, rtol=2e-6, atol=1e-7)
     assert not torch.equal(ours.weight, _pair()[0].weight)  # it moved
+
+
+def test_sqrt_on_any_cpu_is_the_correctly_rounded_square_root():
+    """IEEE 754 makes float32 sqrt correctly rounded; numpy's float32 sqrt is (the sqrtps instruction).
+    torch.sqrt on the CPU is not always (MKL's vector maths), which is why Adam uses sqrt_on_any_cpu."""
+    generator = torch.Generator().manual_seed(0)
+    x = torch.cat([torch.rand(20_000, generator=generator) * 10.0**k for k in range(-8, 4)])
+    expected = torch.from_numpy(np.sqrt(x.numpy()))
+    assert torch.equal(sqrt_on_any_cpu(x), expected)
+    assert sqrt_on_any_cpu(x).dtype == torch.float32
+    assert sqrt_on_any_cpu(torch.zeros(3, 2)).shape == (3, 2)
 
 
 def test_the_recipes_differ_only_in_the_last_bits():

@@ -1,7 +1,9 @@
 """Benchmark the course: notebook run times against a floor, and widget update latency.
 
-    python tools/bench.py [--out bench.json] [--only PATTERN ...]
+    python tools/bench.py [--out bench.json] [--only PATTERN ...] [--numerics native|pinned]
 
+--numerics: the kernels to time. native (the default) is what a learner's `make lab` runs; pinned is what
+`make outputs` and `make test` run (helpers.numerics); run both to see what pinning costs.
 --only keeps the notebooks and widgets whose name contains one of the patterns (e.g. `--only 04 masking`).
 
 floor: a fresh kernel that only runs `import torch, numpy, matplotlib`, timed the same way
@@ -15,6 +17,7 @@ otherwise), widget median <= 50 ms.
 import argparse
 import itertools
 import json
+import os
 import statistics
 import sys
 import time
@@ -25,6 +28,8 @@ from nbclient import NotebookClient
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from make_outputs import NOTEBOOKS, execution_environment  # noqa: E402
+
+from helpers.numerics import MODES, apply_numerics, describe  # noqa: E402  (imports no torch)
 
 WIDGET_TARGET_MS = 50.0
 NOTEBOOK_RATIO_TARGET = 2.0
@@ -39,6 +44,9 @@ NOTEBOOK_RATIO_TARGETS = {
 CHANGES = 20
 
 
+NUMERICS = "native"  # set by main() from --numerics
+
+
 def time_notebook(notebook):
     """Seconds to execute a notebook in a fresh kernel, kernel start included."""
     client = NotebookClient(
@@ -49,7 +57,7 @@ def time_notebook(notebook):
         resources={"metadata": {"path": str(NOTEBOOKS)}},
     )
     start = time.perf_counter()
-    client.execute(env=execution_environment())
+    client.execute(env=execution_environment(NUMERICS))
     return time.perf_counter() - start
 
 
@@ -80,14 +88,20 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default=str(NOTEBOOKS.parent / "bench.json"))
     parser.add_argument("--only", nargs="+", metavar="PATTERN", help="measure only names containing a pattern")
+    parser.add_argument("--numerics", choices=MODES, default="native", help="kernels to time (default: native)")
     args = parser.parse_args()
+    global NUMERICS
+    NUMERICS = args.numerics
+    os.environ["ATTENTION_NUMERICS"] = NUMERICS
+    apply_numerics()  # the widgets below are timed in this process: set before torch is imported
+    print(describe(NUMERICS))
 
     def wanted(name):
         return not args.only or any(pattern in name for pattern in args.only)
 
     floor_seconds()  # warm the disk cache, so the first measurement is not penalised
     floor = floor_seconds()
-    results = {"floor_s": round(floor, 3), "notebooks": {}, "widgets": {}}
+    results = {"numerics": NUMERICS, "floor_s": round(floor, 3), "notebooks": {}, "widgets": {}}
     missed = []
     print(f"{'what':40s} {'measured':>12s} {'ratio':>7s} {'target':>8s}")
     print(f"{'floor (kernel + imports)':40s} {floor:10.2f} s")

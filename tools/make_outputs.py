@@ -21,6 +21,9 @@ import nbformat
 from nbclient import NotebookClient
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+from helpers.numerics import describe, numerics_environment, numerics_mode  # noqa: E402  (imports no torch)
+
 NOTEBOOKS = ROOT / "notebooks"
 WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
 WIDGET_PLACEHOLDER = "[interactive widget: run this cell in JupyterLab to use it]"
@@ -117,10 +120,16 @@ def clean_notebook(notebook):
     return notebook
 
 
-def execution_environment():
-    """The kernel's environment: fixed hash seed, inline figures, and an empty progress record of its own
+def execution_environment(numerics=None):
+    """The kernel's environment: fixed hash seed, inline figures, the numerics (helpers.numerics: pinned on
+    x86-64 unless ATTENTION_NUMERICS or `numerics` says otherwise), and an empty progress record of its own
     (so stored progress summaries show a fresh learner, and no run touches a real learner's record)."""
     env = dict(os.environ)
+    numerics = numerics or numerics_mode(env)
+    if numerics == "native":
+        for name in numerics_environment("pinned"):
+            env.pop(name, None)
+    env.update(numerics_environment(numerics))
     env.update({"PYTHONHASHSEED": "0", "MPLBACKEND": "module://matplotlib_inline.backend_inline"})
     env["ATTENTION_HANDS_ON_PROGRESS"] = str(Path(tempfile.mkdtemp(prefix=PROGRESS_PREFIX)) / "progress.json")
     return env
@@ -148,6 +157,7 @@ def run_notebook(path, timeout=600):
 
 def main(paths):
     paths = [Path(p) for p in paths] or sorted(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))
+    print(describe(numerics_mode()))
     for path in paths:
         seconds = run_notebook(path)
         print(f"{path.name}: executed in {seconds:.1f} s")
