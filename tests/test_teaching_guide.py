@@ -128,3 +128,39 @@ def test_exercises_are_exactly_the_notebooks_checkers(lessons, path):
     called = set(CHECK_CALL.findall(code_of(path)))
     assert named - called == set(), f"{path.name} has no exercise {sorted(named - called)}"
     assert called - named == set(), f"the guide leaves out {path.name}'s exercises {sorted(called - named)}"
+
+
+# A number the guide quotes as a result: one with decimals, or a percentage. It must be one the notebook prints in
+# a compared cell (or one of the notebook's own settings, in its source), so a guide cannot drift from the data
+# or quote digits that only one CPU produces. Run times (### Time needed) are make bench's, on the stated machine.
+QUOTED = re.compile(r"(?<![\w.])\d[\d,]*\.\d+(?![\w.])|(?<![\w.])\d[\d,]*(?:\.\d+)?(?=\s?%)")
+PRINTED = re.compile(r"(?<![\w.])[-−]?\d[\d,]*(?:\.\d+)?(?:[eE][-+−]?\d+)?")
+TEXT_KINDS = ("text/plain", "text/markdown", "text/html")
+
+
+def numbers_printed_or_set(path):
+    """The numbers in the notebook's compared outputs and in its cells' sources, as printed."""
+    texts = []
+    for cell in read(path).cells:
+        texts.append(cell.source)
+        if cell.cell_type != "code" or "NBVAL_IGNORE_OUTPUT" in cell.source:
+            continue
+        for output in cell.get("outputs", []):
+            texts.append(output.get("text", ""))
+            texts.extend(output.get("data", {}).get(kind, "") for kind in TEXT_KINDS)
+    return {number.lstrip("-−") for text in texts for number in PRINTED.findall(str(text))}
+
+
+@pytest.mark.parametrize("path", NOTEBOOK_PATHS, ids=lambda p: p.stem)
+def test_numbers_quoted_are_the_ones_the_notebook_prints(lessons, path):
+    quoted = {
+        number
+        for name, text in subsections(lessons, path).items()
+        if name != "Time needed"
+        for number in QUOTED.findall(text)
+    }
+    missing = sorted(quoted - numbers_printed_or_set(path))
+    assert not missing, (
+        f"'## {title(path)}' quotes {missing}, which {path.name} does not print in a compared cell: quote what the "
+        "notebook prints (after make outputs), or a range that holds on any CPU"
+    )
