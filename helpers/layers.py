@@ -125,7 +125,9 @@ class LayerNorm(nn.Module):
             raise ValueError(f"x must have shape (..., d_model={self.d_model}), got {tuple(x.shape)}")
         mean = x.mean(dim=-1, keepdim=True)
         variance = x.var(dim=-1, keepdim=True, unbiased=False)
-        return (x - mean) / torch.sqrt(variance + self.eps) * self.weight + self.bias
+        # rsqrt, not 1 / sqrt: torch.sqrt goes through MKL's vector maths, whose last bit differs by CPU;
+        # torch.rsqrt is torch's own loop (a correctly rounded sqrt, then a division), the same everywhere.
+        return (x - mean) * torch.rsqrt(variance + self.eps) * self.weight + self.bias
 
     @classmethod
     def from_torch(cls, torch_norm):

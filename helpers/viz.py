@@ -22,11 +22,13 @@ Views longer than MAX_VIEW_TOKENS tokens show the first MAX_VIEW_TOKENS and say 
 import functools
 import hashlib
 import html
+import importlib.util
 import itertools
 import json
 import re
 import warnings
 from importlib import resources
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -46,11 +48,20 @@ _LIBRARIES = {
 _REQUIRE_CONFIG = re.compile(r"require\.config\(\{.*?\}\);", re.DOTALL)
 
 
+def package_file(package, file):
+    """The Path of a file inside an installed package, found without importing the package: sphinxcontrib.jquery
+    imports Sphinx, which the learner's install leaves out (requirements-files.txt)."""
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        raise ModuleNotFoundError(f"the package {package} is not installed (`make install` installs it)")
+    return Path(next(iter(spec.submodule_search_locations))) / file
+
+
 @functools.cache
 def library_source(name):
     """The JavaScript source of a library bertviz needs ("d3" or "jquery"), read from its installed package."""
     package, file = _LIBRARIES[name]
-    source = resources.files(package).joinpath(file).read_text(encoding="utf-8")
+    source = package_file(package, file).read_text(encoding="utf-8")
     if re.search(r"</script|<!--", source, re.IGNORECASE):  # would end or confuse the <script> element
         raise RuntimeError(f"{package}/{file} contains '</script' or '<!--' and cannot be inlined safely")
     return source

@@ -64,6 +64,12 @@ def fingerprints():
     results["30 Adam steps of a transformer block"] = digest(
         torch.cat([p.detach().flatten() for p in block.parameters()])
     )
+    from helpers.tiny_transformer import train
+
+    model, losses = train(steps=25, batch_size=32)
+    results["25 steps of lesson 09's transformer"] = digest(
+        torch.cat([p.detach().flatten() for p in model.parameters()])
+    )
     array = np.random.default_rng(0).standard_normal((300, 300))
     results["numpy matmul"] = digest(array @ array)
     results["numpy exp, log, tanh"] = digest(np.stack([np.exp(array), np.log(np.abs(array)), np.tanh(array)]))
