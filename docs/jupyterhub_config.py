@@ -8,7 +8,7 @@ Set up once, as root (README, "Teaching with it"):
 
     git clone <the course> /opt/attention-hands-on && cd /opt/attention-hands-on
     python3.11 -m venv .venv   # a Python every learner can read: not one under /root (pyenv's)
-    .venv/bin/pip install jupyterhub==6.1.1 -r requirements.txt && .venv/bin/pip install -e .
+    .venv/bin/python tools/install.py && .venv/bin/pip install jupyterhub==6.1.1 && .venv/bin/pip install --no-deps -e .
     npm install -g configurable-http-proxy@5.3.0
     groupadd learners && useradd -m -G learners alice && passwd alice   # one per learner
     .venv/bin/jupyterhub -f /opt/attention-hands-on/docs/jupyterhub_config.py

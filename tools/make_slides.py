@@ -125,7 +125,7 @@ def package_dir(name, *parts):
 def reveal_source():
     source = package_dir("sphinx_revealjs", "_static", "revealjs")
     if source is None or not (source / "dist" / "reveal.js").is_file():
-        sys.exit("reveal.js not found: install the pinned sphinx-revealjs (pip install -r requirements.txt).")
+        sys.exit("reveal.js not found: install the pinned sphinx-revealjs (pip install -r requirements-dev.txt).")
     return source
 
 

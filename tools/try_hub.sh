@@ -6,7 +6,7 @@
 # Not part of CI. Needs: Linux as root (it creates users and a network namespace), python3.11 with venv,
 # npm, Chromium at /usr/bin/chromium, and a package registry for pip and npm (the first run only).
 #  1. Makes a venv in $WORK/venv with jupyterhub==6.1.1 and the course installed the way the README says
-#     for a hub (pip install -r requirements.txt, then pip install -e .); fails if a CUDA package came along.
+#     for a hub (tools/install.py, jupyterhub, then pip install -e .); fails if a CUDA package came along.
 #  2. npm-installs configurable-http-proxy (the hub's proxy) into $WORK.
 #  3. Creates the Linux users $USERS in the group `learners`, with a random password, and $OUTSIDER, who
 #     has the same password but is not in the group (the hub must turn them away).
@@ -72,11 +72,12 @@ fi
 mkdir -p "$WORK"
 
 # 1. The hub's environment, with the course in it.
-stamp=$(cat "$REPO/requirements.txt" <(echo jupyterhub==6.1.1) | sha256sum | cut -c1-16)
+stamp=$(cat "$REPO/requirements.txt" "$REPO/requirements-files.txt" <(echo jupyterhub==6.1.1) | sha256sum | cut -c1-16)
 if [[ "$(cat "$WORK/venv/.installed" 2>/dev/null)" != "$stamp" ]]; then
     "$PYTHON" -m venv "$WORK/venv"
-    "$WORK/venv/bin/pip" install --quiet jupyterhub==6.1.1 -r "$REPO/requirements.txt"
-    "$WORK/venv/bin/pip" install --quiet -e "$REPO"
+    "$WORK/venv/bin/python" "$REPO/tools/install.py"  # the learner's install, as make install runs it
+    "$WORK/venv/bin/pip" install --quiet jupyterhub==6.1.1
+    "$WORK/venv/bin/pip" install --quiet --no-deps -e "$REPO"
     echo "$stamp" >"$WORK/venv/.installed"
 fi
 if "$WORK/venv/bin/pip" list 2>/dev/null | grep -i nvidia; then

@@ -87,7 +87,7 @@ def _missing_browser_reason():
     try:
         import playwright.sync_api  # noqa: F401
     except ImportError as error:
-        return f"Playwright is not importable ({error}): `pip install -r requirements.txt`."
+        return f"Playwright is not importable ({error}): `pip install -r requirements-dev.txt`."
     return None
 
 
