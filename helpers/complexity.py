@@ -7,7 +7,7 @@
     naive_attention, attend(variant, q, k, v) attention with and without the n×n matrix, and torch's fused one
     make_layer(kind, d_model)                 the three layers, each (B, n, d_model) -> (B, n, d_model)
     layer_flops, attention_flop_breakdown, flop_crossover_n   the theory: multiply-adds counted by hand
-    fit_power_law, crossover_n, fit_memory_terms   fitted log-log slopes, crossovers, memory formulas
+    fit_power_law, crossover_between, fit_memory_terms   fitted log-log slopes, crossovers, memory formulas
     measure_layers, measure_attention_variants, measure_sequential, measure_fresh_memory
                                               the experiments behind the data file
     gradient_reach, conv_layers_to_connect    how far information travels in one layer, and in a stack
@@ -15,6 +15,11 @@
     attention_product_flops, slopes, gflops_per_second, measured_crossovers, operation_counts
                                               the summaries the lesson prints
     fit_cost_model, CostModel                 time ≈ Σ c_i · (n^a d^b) terms of the theory, fitted per layer
+    error_bound, compare_times                a float difference as "< 1e-6"; "below" / "above" / "level with"
+    fresh_memory_table, crossover_causes, crossover_report, claims_table
+                                              the lesson's verdicts, computed from the cached data with the
+                                              thresholds SLOPE_MATCH, TIME_MARGIN, FRESH_COST_THRESHOLD,
+                                              MEMORY_FIT_TOLERANCE and FLOAT_ERROR_BOUNDS
     plot_*                                    figures on a given Axes
 
 Times are measured on one CPU thread (see `one_thread`): the cost of the work, not how well it spreads
@@ -24,6 +29,7 @@ over cores. Memory is counted, not estimated: see OpMeter for what it sees and w
 import contextlib
 import datetime
 import functools
+import itertools
 import json
 import math
 import os
@@ -46,6 +52,12 @@ __all__ = [
     "LAYER_KINDS",
     "ATTENTION_VARIANTS",
     "THEORY_SLOPE_N",
+    "THEORY_SLOPE_D",
+    "SLOPE_MATCH",
+    "TIME_MARGIN",
+    "FRESH_COST_THRESHOLD",
+    "MEMORY_FIT_TOLERANCE",
+    "FLOAT_ERROR_BOUNDS",
     "DATA_PATH",
     "OpMeter",
     "peak_memory",
@@ -63,7 +75,8 @@ __all__ = [
     "attention_flop_breakdown",
     "flop_crossover_n",
     "fit_power_law",
-    "crossover_n",
+    "crossover_between",
+    "between_text",
     "interleaved_timings",
     "measure_layers",
     "measure_attention_variants",
@@ -88,12 +101,29 @@ __all__ = [
     "gflops_per_second",
     "measured_crossovers",
     "operation_counts",
+    "error_bound",
+    "compare_times",
+    "cache_bytes",
+    "fresh_memory_table",
+    "crossover_causes",
+    "crossover_report",
+    "claims_table",
 ]
 
 LAYER_KINDS = ("attention", "gru", "conv")
 ATTENTION_VARIANTS = ("naive", "blockwise", "query_blocks", "sdpa")
 # Per-layer cost in n for large n (Vaswani et al. 2017, Table 1): n²·d, n·d², k·n·d².
 THEORY_SLOPE_N = {"attention": 2, "gru": 1, "conv": 1}
+THEORY_SLOPE_D = {"attention": 1, "gru": 2, "conv": 2}  # ... and in d: n²·d, n·d², k·n·d²
+
+# The thresholds behind every verdict word the lesson prints (the notebook prints them where they decide).
+SLOPE_MATCH = 0.5  # a fitted slope "matches" an exponent when it is within 0.5 of it (it rounds to it)
+TIME_MARGIN = 0.2  # one time is "below" or "above" another only when they differ by more than 20 %; else "level"
+FRESH_COST_THRESHOLD = 0.25  # fresh allocation "costs" time where fresh matrices take > 25 % longer than reused ones
+MEMORY_FIT_TOLERANCE = 0.01  # a memory formula "fits" when its largest error over the measured sizes is <= 1 %
+# A float difference prints as "< bound" when it is below its dtype's bound here: the digits of the difference
+# itself are rounding, and they change with the CPU's kernels (3.6e-07 on one machine, 3.3e-07 on another).
+FLOAT_ERROR_BOUNDS = {torch.float32: 1e-6, torch.float64: 1e-12}
 QUERY_BLOCK = 512  # queries per block of the "query_blocks" variant
 DATA_PATH = Path(__file__).resolve().parent.parent / "notebooks" / "07_complexity_measurements.json"
 STYLES = {  # colour-blind-safe (Okabe-Ito) colours, each with its own marker and line style
@@ -477,25 +507,31 @@ def fit_power_law(x, y, min_x=None):
     return {"slope": float(slope), "coefficient": float(np.exp(intercept)), "points": int(keep.sum())}
 
 
-def crossover_n(ns, cost_a, cost_b):
-    """The smallest n at which cost_a reaches cost_b, interpolated on log-log axes between measured sizes.
+def crossover_between(ns, cost_a, cost_b):
+    """The two measured sizes between which cost_a reaches cost_b: (n_below, n_reached).
 
-    ns: increasing sizes; cost_a, cost_b: costs at those sizes. Returns ns[0] if a already costs at
-    least b at the first size, None if it never does within ns.
+    ns: increasing sizes; cost_a, cost_b: costs at those sizes. cost_a < cost_b at n_below and
+    cost_a >= cost_b at n_reached, the first size where it is. (None, ns[0]) if a already costs at least
+    b at the first size; None if it never does within ns. Only the grid is claimed: where exactly between
+    two sizes two timings meet moves from run to run and from machine to machine.
     """
     ns = _positive_series("ns", ns)
     a, b = _positive_series("cost_a", cost_a), _positive_series("cost_b", cost_b)
     if not len(ns) == len(a) == len(b):
         raise ValueError(f"ns, cost_a and cost_b must have one value per size, got {len(ns)}, {len(a)}, {len(b)}")
-    gap = np.log(a) - np.log(b)  # > 0 where a costs more
-    above = np.flatnonzero(gap >= 0)
-    if len(above) == 0:
+    reached = np.flatnonzero(a >= b)
+    if len(reached) == 0:
         return None
-    i = int(above[0])
-    if i == 0:
-        return float(ns[0])
-    t = -gap[i - 1] / (gap[i] - gap[i - 1])  # where the log-gap crosses 0 between sizes i-1 and i
-    return float(np.exp(np.log(ns[i - 1]) + t * (np.log(ns[i]) - np.log(ns[i - 1]))))
+    i = int(reached[0])
+    return (None if i == 0 else int(ns[i - 1]), int(ns[i]))
+
+
+def between_text(interval, ns):
+    """A crossover_between result in words: "between n = 2048 and 4096", "below n = 64", "beyond n = 4096"."""
+    if interval is None:
+        return f"beyond n = {int(ns[-1])}"
+    below, reached = interval
+    return f"below n = {reached}" if below is None else f"between n = {below} and {reached}"
 
 
 # --------------------------------------------------------------------------- experiments
@@ -1012,7 +1048,7 @@ def plot_notes_curve(ax):
 
 def plot_crossover(ax, layers, d_model):
     """Self-attention's and the GRU's measured time against n at one d_model, with the FLOP crossover n = d
-    and the measured crossover marked. Returns ax."""
+    marked, and the measured crossover shaded between the two measured sizes it lies between. Returns ax."""
     ns = np.asarray(layers["n"], dtype=float)
     attention = layer_series(layers, "seconds", "attention", d_model)
     gru = layer_series(layers, "seconds", "gru", d_model)
@@ -1021,9 +1057,9 @@ def plot_crossover(ax, layers, d_model):
         ax.plot(ns, values, label=LABELS[kind], color=style["color"], marker=style["marker"],
                 linestyle=style["linestyle"])  # fmt: skip
     ax.axvline(d_model, color="#7f7f7f", linestyle=":", linewidth=1.5, label=f"FLOPs equal: n = d = {d_model}")
-    measured = crossover_n(ns, attention, gru)
-    if measured is not None:
-        ax.axvline(measured, color="#000000", linestyle="-.", linewidth=1.2, label=f"times equal: n ≈ {measured:.0f}")
+    measured = crossover_between(ns, attention, gru)
+    if measured is not None and measured[0] is not None:
+        ax.axvspan(*measured, color="#7f7f7f", alpha=0.25, label=f"times equal {between_text(measured, ns)}")
     _size_axis(ax, ns)
     ax.set_yscale("log")
     ax.set_xlabel("sequence length n")
@@ -1088,7 +1124,8 @@ def slopes(layers, against, at, fit_from):
     """Fitted log-log slopes of each layer's measured time, and of its FLOP count over the same sizes.
 
     against: "n" (at = d_model) or "d" (at = n); fit_from: the smallest size fitted.
-    Returns {kind: {"measured": slope, "flops": slope, "table_1": Table 1's exponent as text}}.
+    Returns {kind: {"measured": slope, "flops": slope, "table_1": Table 1's exponent as text,
+    "matches": the measured slope is within SLOPE_MATCH of Table 1's exponent}}.
     """
     if against not in ("n", "d"):
         raise ValueError(f"against must be 'n' or 'd', got {against!r}")
@@ -1104,10 +1141,13 @@ def slopes(layers, against, at, fit_from):
             sizes = layers["d_model"]
             measured = [layer_series(layers, "seconds", kind, d)[layers["n"].index(at)] for d in sizes]
             flops = [layer_flops(kind, at, d) for d in sizes]
+        slope = fit_power_law(sizes, measured, min_x=fit_from)["slope"]
+        exponent = (THEORY_SLOPE_N if against == "n" else THEORY_SLOPE_D)[kind]
         result[kind] = {
-            "measured": fit_power_law(sizes, measured, min_x=fit_from)["slope"],
+            "measured": slope,
             "flops": fit_power_law(sizes, flops, min_x=fit_from)["slope"],
             "table_1": (TABLE_1_N if against == "n" else TABLE_1_D)[kind],
+            "matches": abs(slope - exponent) <= SLOPE_MATCH,
         }
     return result
 
@@ -1124,9 +1164,9 @@ def gflops_per_second(layers, n):
 
 
 def measured_crossovers(layers):
-    """{d_model: the n at which self-attention's measured time reaches the GRU's (None if not within n)}."""
+    """{d_model: the two measured n between which self-attention's time reaches the GRU's} (see crossover_between)."""
     return {
-        d: crossover_n(
+        d: crossover_between(
             layers["n"], layer_series(layers, "seconds", "attention", d), layer_series(layers, "seconds", "gru", d)
         )
         for d in layers["d_model"]
@@ -1141,3 +1181,322 @@ def operation_counts(ns, d_model=8):
         layer = make_layer(kind, d_model)
         counts[kind] = [count_ops(functools.partial(layer, _sequence(n, d_model)))[0] for n in ns]
     return counts
+
+
+# --------------------------------------------------------------------------- verdicts: the numbers in words
+
+
+def error_bound(difference, dtype=None):
+    """A float difference as the digits any CPU agrees on: "< 1e-6" in float32, "< 1e-12" in float64.
+
+    difference: a tensor of differences (its largest |value| is taken and its dtype picks the bound), or a
+    number with dtype given. Below FLOAT_ERROR_BOUNDS[dtype] the difference is rounding, and its own digits
+    depend on the CPU's kernels, so only the bound is shown; otherwise the number and "more than rounding".
+    """
+    if isinstance(difference, torch.Tensor):
+        dtype = dtype or difference.dtype
+        difference = difference.abs().max().item() if difference.numel() else 0.0
+    if dtype not in FLOAT_ERROR_BOUNDS:
+        raise ValueError(f"dtype must be one of {list(FLOAT_ERROR_BOUNDS)}, got {dtype}")
+    bound = FLOAT_ERROR_BOUNDS[dtype]
+    shown = _power_of_ten(bound)
+    value = float(difference)
+    if value < bound:
+        return f"< {shown}"
+    return f"{value:.1e} (not below {shown}: more than rounding)"
+
+
+def _power_of_ten(value):
+    """1e-06 as "1e-6"."""
+    return f"1e{round(math.log10(value))}"
+
+
+def compare_times(seconds, other, margin=TIME_MARGIN):
+    """ "below", "above" or "level with": `seconds` against `other`, level while their ratio is within 1 + margin."""
+    seconds, other = _positive_series("times", [seconds, other])
+    ratio = seconds / other
+    if ratio > 1 + margin:
+        return "above"
+    if ratio < 1 / (1 + margin):
+        return "below"
+    return "level with"
+
+
+def cache_bytes(size):
+    """Bytes of a cache size as Linux writes it ("32768K", "32M"), or None if it is not known."""
+    if size is None:
+        return None
+    text = str(size).strip().upper()
+    units = {"K": 2**10, "M": 2**20, "G": 2**30}
+    number, unit = (text[:-1], units[text[-1]]) if text[-1:] in units else (text, 1)
+    if not number.isdigit():
+        raise ValueError(f"cache size must look like '32768K', got {size!r}")
+    return int(number) * unit
+
+
+def fresh_memory_table(measurements):
+    """The fresh-against-reused measurement of naive attention (d = 64), per n and from one n to the next.
+
+    Returns {"cache_bytes": the CPU's last-level cache (None if not recorded),
+    "rows": [{"n", "matrix_bytes" (one n×n float32 matrix), "fits" (in that cache; None if unknown),
+    "fresh", "reused" (seconds), "fresh_cost" (fresh ÷ reused − 1), "costs" (fresh_cost > FRESH_COST_THRESHOLD)}],
+    "growth": [{"from", "to", "work" (×, the n² work), "fresh", "reused" (×), "fresh_vs_work", "reused_vs_work"
+    (compare_times of the growth against the work's)}]}.
+    """
+    fresh_memory = measurements["fresh_memory"]
+    cache = cache_bytes(measurements["machine"].get("l3_cache"))
+    rows = []
+    for n, fresh, reused in zip(fresh_memory["n"], fresh_memory["fresh"], fresh_memory["reused"], strict=True):
+        matrix = 4 * n * n
+        cost = fresh / reused - 1
+        fits = None if cache is None else matrix <= cache
+        rows.append({"n": n, "matrix_bytes": matrix, "fits": fits, "fresh": fresh, "reused": reused,
+                     "fresh_cost": cost, "costs": cost > FRESH_COST_THRESHOLD})  # fmt: skip
+    growth = []
+    for before, after in itertools.pairwise(rows):
+        work = (after["n"] / before["n"]) ** 2
+        fresh, reused = after["fresh"] / before["fresh"], after["reused"] / before["reused"]
+        verdicts = {"fresh_vs_work": compare_times(fresh, work), "reused_vs_work": compare_times(reused, work)}
+        growth.append(
+            {"from": before["n"], "to": after["n"], "work": work, "fresh": fresh, "reused": reused} | verdicts
+        )
+    return {"cache_bytes": cache, "rows": rows, "growth": growth}
+
+
+def crossover_causes(measurements, d_model=64):
+    """Where attention's time reaches the GRU's, and what happens to its memory there, from the cached data.
+
+    Returns {"intervals": measured_crossovers, "interval": the one interval every d_model shares (None if they
+    differ), "first_outgrown": the first measured n whose n×n float32 matrix is larger than the last-level cache,
+    "first_costly": the first n at which fresh allocation costs (fresh_memory_table), "coincide": both lie in
+    the shared interval (n_below, n_reached], and at n_reached for d_model: "n", "gru", "fresh", "reused"
+    (seconds: the GRU layer, the n×n step of naive attention with fresh matrices and with reused buffers),
+    "fresh_vs_gru", "reused_vs_gru" (compare_times)}.
+    """
+    layers = measurements["layers"]
+    intervals = measured_crossovers(layers)
+    shared = set(intervals.values())
+    interval = shared.pop() if len(shared) == 1 else None
+    table = fresh_memory_table(measurements)
+    cache = table["cache_bytes"]
+    outgrown = [n for n in layers["n"] if cache is not None and 4 * n * n > cache]
+    costly = [row["n"] for row in table["rows"] if row["costs"]]
+    first_outgrown, first_costly = (outgrown[0] if outgrown else None), (costly[0] if costly else None)
+    inside = interval is not None and interval[0] is not None
+    coincide = inside and all(n is not None and interval[0] < n <= interval[1] for n in (first_outgrown, first_costly))
+    result = {"intervals": intervals, "interval": interval, "cache_bytes": cache, "first_outgrown": first_outgrown,
+              "first_costly": first_costly, "coincide": coincide, "d_model": d_model}  # fmt: skip
+    own = intervals.get(d_model)
+    rows = {row["n"]: row for row in table["rows"]}
+    if own is not None and own[1] in rows:
+        n = own[1]
+        gru = layer_series(layers, "seconds", "gru", d_model)[layers["n"].index(n)]
+        fresh, reused = rows[n]["fresh"], rows[n]["reused"]
+        result |= {"n": n, "gru": gru, "fresh": fresh, "reused": reused,
+                   "fresh_vs_gru": compare_times(fresh, gru), "reused_vs_gru": compare_times(reused, gru)}  # fmt: skip
+    return result
+
+
+def _mb(n_bytes):
+    return f"{n_bytes / 2**20:.0f} MB"
+
+
+def crossover_report(measurements, d_model=64):
+    """crossover_causes in sentences, one per line, each number and verdict word computed from the cache."""
+    causes = crossover_causes(measurements, d_model)
+    ns, interval = measurements["layers"]["n"], causes["interval"]
+    d_models = measurements["layers"]["d_model"]
+    if interval is None:
+        lines = [f"d = {d}: attention's time reaches the GRU's {between_text(found, ns)}"
+                 for d, found in causes["intervals"].items()]  # fmt: skip
+    else:
+        which = f"d = {d_models[0]}" if len(d_models) == 1 else f"every d measured ({d_models[0]} to {d_models[-1]})"
+        lines = [f"at {which}, attention's time reaches the GRU's {between_text(interval, ns)}"]
+    cache = causes["cache_bytes"]
+    if cache is None:
+        lines.append("this machine's last-level cache was not recorded")
+    else:
+        first = causes["first_outgrown"]
+        where = f"at n = {first} ({_mb(4 * first * first)})" if first else f"at no measured n up to {ns[-1]}"
+        lines.append(f"one n×n float32 matrix first outgrows the {_mb(cache)} last-level cache {where}")
+    costly, threshold = causes["first_costly"], f"more than {FRESH_COST_THRESHOLD:.0%} longer"
+    if costly is None:
+        lines.append(f"fresh matrices take {threshold} than reused ones at no measured n")
+    else:
+        cost = next(row["fresh_cost"] for row in fresh_memory_table(measurements)["rows"] if row["n"] == costly)
+        lines.append(f"fresh matrices first take {threshold} than reused ones at n = {costly} ({cost:+.0%})")
+    lines.append("both happen within the crossover's interval: " + ("yes" if causes["coincide"] else "no"))
+    if "n" in causes:
+        lines.append(
+            f"n = {causes['n']}, d = {d_model}: the GRU takes {causes['gru'] * 1000:.0f} ms; the n×n step alone"
+        )
+        for way in ("fresh", "reused"):
+            what = "fresh matrices" if way == "fresh" else "reused buffers"
+            lines.append(f"  with {what}: {causes[way] * 1000:.0f} ms, {causes[way + '_vs_gru']} the GRU")
+        lines.append(f"(above or below: more than {TIME_MARGIN:.0%} apart; level otherwise)")
+    return lines
+
+
+def _verdict(holds):
+    """'yes' if every part of a claim holds, 'no' if none does, 'partly' otherwise."""
+    return "yes" if all(holds) else "no" if not any(holds) else "partly"
+
+
+def _time_claim(layers, by_n_at, by_d_at):
+    by_n = {d: slopes(layers, "n", at=d, fit_from=512) for d in by_n_at}
+    by_d = slopes(layers, "d", at=by_d_at, fit_from=128)
+    in_n = ", ".join(
+        f"{LABELS[k]} " + " / ".join(f"{by_n[d][k]['measured']:.1f}" for d in by_n_at) for k in LAYER_KINDS
+    )
+    in_d = ", ".join(f"{by_d[k]['measured']:.1f}" for k in LAYER_KINDS)
+    off = [f"{LABELS[k]} in n (d = {d})" for d in by_n_at for k in LAYER_KINDS if not by_n[d][k]["matches"]]
+    off += [f"{LABELS[k]} in d" for k in LAYER_KINDS if not by_d[k]["matches"]]
+    numbers = (
+        f"fitted slopes in n (d = {' / '.join(map(str, by_n_at))}): {in_n}, against "
+        f"{', '.join(str(THEORY_SLOPE_N[k]) for k in LAYER_KINDS)}; in d (n = {by_d_at}): {in_d}, against "
+        f"{', '.join(str(THEORY_SLOPE_D[k]) for k in LAYER_KINDS)}. Off by more than {SLOPE_MATCH}: "
+        + (", ".join(off) if off else "none")
+    )
+    holds = [by_n[d][k]["matches"] for d in by_n_at for k in LAYER_KINDS] + [by_d[k]["matches"] for k in LAYER_KINDS]
+    return "Self-attention time O(n²·d), RNN O(n·d²), CNN O(k·n·d²)", _verdict(holds), numbers
+
+
+def _weights_values_claim(n=1024, d=64):
+    base, double_n, double_d = (attention_product_flops(*size) for size in [(n, d), (2 * n, d), (n, 2 * d)])
+    grows = {name: (double_n[name] / base[name], double_d[name] / base[name]) for name in base}
+    n_d2 = [name for name, factors in grows.items() if factors == (2, 4)]
+    factor_n, factor_d = grows["weights·v"]
+    numbers = (
+        f"weights·v: ×{factor_n:.0f} when n doubles, ×{factor_d:.0f} when d doubles. What grows like n·d² "
+        f"(×2, ×4): {', '.join(n_d2)}"
+    )
+    return '"O(n·d²): applying attention weights to values"', _verdict([(factor_n, factor_d) == (2, 4)]), numbers
+
+
+def _cheaper_claim(layers, n_rates=4096):
+    intervals = measured_crossovers(layers)
+    flops_at_d = all(flop_crossover_n(d) == d for d in layers["d_model"])
+    time_at_d = all(found is not None and (found[0] is None or found[0] < d) and d <= found[1]
+                    for d, found in intervals.items())  # fmt: skip
+    shared = set(intervals.values())
+    if len(shared) == 1:
+        where = f"{between_text(shared.pop(), layers['n'])} at every d"
+    else:
+        where = "; ".join(f"d = {d}: {between_text(found, layers['n'])}" for d, found in intervals.items())
+    rates = gflops_per_second(layers, n_rates)
+    gru = [rates[d]["gru"] for d in rates]
+    attention = [rates[d]["attention"] for d in rates]
+    slower = all(rates[d]["gru"] < rates[d]["attention"] for d in rates)
+    numbers = (
+        f"FLOPs equal at n = d: {'yes' if flops_at_d else 'no'}, at every d. Times equal {where} "
+        f"(d = {layers['d_model'][0]} to {layers['d_model'][-1]}). At n = {n_rates} the GRU does "
+        f"{'fewer' if slower else 'not always fewer'} FLOPs per second than attention at every d: "
+        f"{min(gru):.1f}–{max(gru):.1f} GFLOP/s against {min(attention):.1f}–{max(attention):.1f}"
+    )
+    return "Self-attention cheaper than an RNN while n < d", _verdict([flops_at_d, time_at_d]), numbers
+
+
+def _attention_memory_claim(layers):
+    exact = fit_memory_terms(layers, "attention", terms=("n²", "n·d"), min_n=256)
+    n2d = fit_memory_terms(layers, "attention", terms=("n²·d",), min_n=256)
+    formula = " + ".join(f"{value:.2f}·{term}" for term, value in exact["coefficients"].items())
+    numbers = (
+        f"peak bytes = {formula} (largest error {exact['max_relative_error']:.1%}); n²·d alone misses by up to "
+        f"{n2d['max_relative_error']:.0%}: the n×n matrices do not grow with d"
+    )
+    holds = n2d["max_relative_error"] <= MEMORY_FIT_TOLERANCE
+    return "Memory: self-attention O(n²·d)", _verdict([holds]), numbers
+
+
+def _rnn_cnn_memory_claim(layers, kernels):
+    gru = fit_memory_terms(layers, "gru", terms=("n·d",), min_n=256)
+    conv = fit_memory_terms(layers, "conv", terms=("n·d",), min_n=256)
+    grows_with_k = len(set(kernels["opmeter_bytes"])) > 1
+    numbers = (
+        f"GRU {gru['coefficients']['n·d']:.2f}·n·d bytes (largest error {gru['max_relative_error']:.1%}); Conv1d "
+        f"{conv['coefficients']['n·d']:.2f}·n·d, its tensors {'growing' if grows_with_k else 'the same'} for "
+        f"k = {', '.join(map(str, kernels['kernel_size']))}"
+    )
+    holds = [gru["max_relative_error"] <= MEMORY_FIT_TOLERANCE, grows_with_k]
+    return "Memory: RNN O(n·d), CNN O(n·k·d)", _verdict(holds), numbers
+
+
+def _log_memory_claim(variants):
+    ns, naive = variants["n"], variants["peak_bytes"]["naive"]
+    per_n2 = [b / n**2 for n, b in zip(ns, naive, strict=True)]
+    rising = all(after > before for before, after in itertools.pairwise(per_n2))
+    numbers = (
+        f"fitted exponent {fit_power_law(ns, naive)['slope']:.2f} (n² log n over the same n: "
+        f"{fit_power_law(ns, notes_memory_curve(ns))['slope']:.2f}); bytes per n² "
+        + ("rise" if rising else "fall")
+        + f" from {per_n2[0]:.3f} at n = {ns[0]} to {per_n2[-1]:.3f} at n = {ns[-1]}"
+    )
+    return "Memory O(n² log n)", _verdict([rising]), numbers
+
+
+def _parallel_claim(ns=(16, 64, 256)):
+    counts = operation_counts(list(ns))
+    constant = len(set(counts["attention"])) == 1
+    steps = zip(itertools.pairwise(ns), itertools.pairwise(counts["gru"]), strict=True)
+    per_step = [(b - a) / (m - n) for (n, m), (a, b) in steps]
+    sequential = len(set(per_step)) == 1 and per_step[0] > 0
+    numbers = (
+        f"self-attention runs {', '.join(map(str, counts['attention']))} operations at n = "
+        f"{', '.join(map(str, ns))}; the GRU {', '.join(map(str, counts['gru']))}: {per_step[0]:.0f} more per step"
+    )
+    return "Attention is parallel, the RNN sequential", _verdict([constant, sequential]), numbers
+
+
+def _path_claim(n=32):
+    reach = {kind: gradient_reach(kind, n=n) for kind in LAYER_KINDS}
+    stacked = conv_layers_to_connect(n, kernel_size=3)
+    numbers = (
+        f"one layer's last output depends on {reach['attention']} of {n} inputs (GRU {reach['gru']}, through up "
+        f"to {n - 1} steps; Conv1d {reach['conv']}); k = 3 convolutions need {stacked} layers at n = {n}"
+    )
+    return "Attention connects any two tokens in one step", _verdict([reach["attention"] == n]), numbers
+
+
+def _blockwise_claim(variants, n=256, d=64):
+    slope = {
+        name: fit_power_law(variants["n"], variants["peak_bytes"][name])["slope"] for name in ("naive", "blockwise")
+    }
+    generator = torch.Generator().manual_seed(0)
+    q, k, v = (torch.randn(1, 1, n, d, generator=generator) for _ in range(3))
+    same = error_bound(blockwise_attention(q, k, v) - naive_attention(q, k, v))
+    linear = abs(slope["blockwise"] - 1) <= SLOPE_MATCH and same.startswith("<")
+    numbers = (
+        f"peak memory slope {slope['naive']:.1f} naive, {slope['blockwise']:.1f} blockwise (n = {variants['n'][0]} "
+        f"to {variants['n'][-1]}); the same output (largest difference {same})"
+    )
+    return "Attention needs n² memory", "only with the weights materialised" if linear else "yes", numbers
+
+
+def claims_table(measurements):
+    """Lesson 07's verdict table in Markdown: each claim, its verdict and the numbers it rests on.
+
+    Every number and verdict is computed: from the cached measurements, and from counts made now (operations,
+    gradients, one blockwise attention), with the thresholds SLOPE_MATCH, MEMORY_FIT_TOLERANCE and
+    FLOAT_ERROR_BOUNDS, which the table's last line states. A verdict: yes, partly or no.
+    """
+    layers, variants = measurements["layers"], measurements["attention_variants"]
+    rows = [
+        _time_claim(layers, by_n_at=(64, 512), by_d_at=1024),
+        _weights_values_claim(),
+        _cheaper_claim(layers),
+        _attention_memory_claim(layers),
+        _rnn_cnn_memory_claim(layers, measurements["allocator_cross_check"]["conv_kernel_sizes"]),
+        _log_memory_claim(variants),
+        _parallel_claim(),
+        _path_claim(),
+        _blockwise_claim(variants),
+    ]
+    lines = ["| Claim | Verdict | The numbers (cached on one CPU; counts made now) |", "|---|---|---|"]
+    lines += ["| " + " | ".join(cell.replace("|", "\\|") for cell in row) + " |" for row in rows]
+    lines.append("")
+    lines.append(
+        f"Thresholds: a fitted slope matches an exponent within {SLOPE_MATCH}; a memory formula fits when its "
+        f"largest error is at most {MEMORY_FIT_TOLERANCE:.0%}; a float32 difference below "
+        f"{_power_of_ten(FLOAT_ERROR_BOUNDS[torch.float32])} is rounding."
+    )
+    return "\n".join(lines)

@@ -206,15 +206,17 @@ def test_fit_power_law_rejects_bad_series(x, y, match):
         cx.fit_power_law(x, y)
 
 
-def test_crossover_is_interpolated_on_log_axes():
+def test_crossover_is_given_as_the_two_sizes_it_lies_between():
     ns = [64, 128, 256, 512]
-    a = [1, 2, 8, 32]  # grows like n²
-    b = [4, 8, 16, 32]  # like n
-    assert cx.crossover_n(ns, a, b) == pytest.approx(512)
-    assert cx.crossover_n(ns, [1, 2, 4, 8], [16, 16, 16, 16]) is None
-    assert cx.crossover_n(ns, [9, 9, 9, 9], [1, 1, 1, 1]) == 64
-    between = cx.crossover_n([100, 400], [1, 4], [2, 2])  # log-gap -log2 -> +log2: halfway in log n
-    assert between == pytest.approx(200)
+    assert cx.crossover_between(ns, [1, 2, 8, 32], [4, 8, 16, 32]) == (256, 512)  # equal at 512 counts as reached
+    assert cx.crossover_between(ns, [1, 2, 9, 32], [4, 8, 8, 8]) == (128, 256)
+    assert cx.crossover_between(ns, [1, 2, 4, 8], [16, 16, 16, 16]) is None
+    assert cx.crossover_between(ns, [9, 9, 9, 9], [1, 1, 1, 1]) == (None, 64)
+    assert cx.between_text((256, 512), ns) == "between n = 256 and 512"
+    assert cx.between_text((None, 64), ns) == "below n = 64"
+    assert cx.between_text(None, np.asarray(ns, dtype=float)) == "beyond n = 512"
+    with pytest.raises(ValueError, match="one value per size"):
+        cx.crossover_between(ns, [1, 2], [1, 2])
 
 
 # --------------------------------------------------------------------------- experiments (tiny grids)
@@ -394,7 +396,9 @@ def test_gflops_and_crossovers_of_synthetic_times():
     rates = cx.gflops_per_second(layers, 512)
     assert rates[64]["gru"] == pytest.approx(2.0) and set(rates) == {32, 64}
     crossovers = cx.measured_crossovers(layers)  # times proportional to FLOPs: they cross at n = d
-    assert crossovers[64] == pytest.approx(64) and crossovers[32] == 64  # n = 32 was not measured: first size
+    assert crossovers[64] == (None, 64) and crossovers[32] == (None, 64)  # reached at the first size measured
+    later = cx.measured_crossovers(synthetic_layers(ns=(16, 32, 64, 128)))
+    assert later[32] == (16, 32) and later[64] == (32, 64)  # equal FLOPs at n = d count as reached
     with pytest.raises(ValueError, match="n=100 was not measured"):
         cx.gflops_per_second(layers, 100)
 
@@ -427,7 +431,7 @@ def test_measure_fresh_memory_small():
 def test_crossover_and_notes_plots(measurements):
     ax = cx.plot_crossover(Figure().subplots(), measurements["layers"], 64)
     labels = [text.get_text() for text in ax.get_legend().get_texts()]
-    assert "FLOPs equal: n = d = 64" in labels and any(label.startswith("times equal") for label in labels)
+    assert "FLOPs equal: n = d = 64" in labels and "times equal between n = 2048 and 4096" in labels
     ax = cx.plot_notes_curve(Figure().subplots())
     assert ax.get_lines()[0].get_xdata()[-1] == 100 and ax.get_xlabel() == "Sequence Length n"
 
@@ -446,3 +450,125 @@ def test_naive_attention_and_attend_name_bad_shapes(args, error, match):
         cx.naive_attention(*args)
     with pytest.raises(error, match=match):
         cx.attend("sdpa", *args)
+
+
+# --------------------------------------------------------------------------- verdicts
+
+
+def test_error_bound_prints_only_the_bound_of_rounding():
+    assert cx.error_bound(torch.tensor([3.6e-7, -5e-7])) == "< 1e-6"
+    assert cx.error_bound(torch.tensor([-2.8e-16], dtype=torch.float64)) == "< 1e-12"
+    assert cx.error_bound(torch.tensor([], dtype=torch.float64)) == "< 1e-12"
+    assert cx.error_bound(3e-6, torch.float32) == "3.0e-06 (not below 1e-6: more than rounding)"
+    assert cx.error_bound(torch.tensor([1e-9], dtype=torch.float64)).startswith("1.0e-09 (not below 1e-12")
+    assert "not below" in cx.error_bound(torch.tensor([float("nan")]))
+    with pytest.raises(ValueError, match="dtype must be one of"):
+        cx.error_bound(torch.tensor([1], dtype=torch.float16))
+
+
+def test_compare_times_needs_more_than_the_margin():
+    margin = cx.TIME_MARGIN
+    assert cx.compare_times(1.0, 1.0) == "level with"
+    assert cx.compare_times(1 + margin * 0.99, 1.0) == "level with"
+    assert cx.compare_times(1 + margin * 1.01, 1.0) == "above"
+    assert cx.compare_times(1.0, 1 + margin * 0.99) == "level with"
+    assert cx.compare_times(1.0, 1 + margin * 1.01) == "below"
+    with pytest.raises(ValueError, match="finite and > 0"):
+        cx.compare_times(0.0, 1.0)
+
+
+def test_cache_bytes_reads_linux_sizes():
+    assert cx.cache_bytes("32768K") == 32 * 2**20
+    assert cx.cache_bytes("8M") == 8 * 2**20 and cx.cache_bytes("1024") == 1024 and cx.cache_bytes(None) is None
+    with pytest.raises(ValueError, match="cache size must look like"):
+        cx.cache_bytes("lots")
+
+
+def synthetic_fresh_memory(fresh, reused, l3="32768K"):
+    return {
+        "machine": {"l3_cache": l3},
+        "fresh_memory": {"n": [1024, 2048, 4096], "d_k": 64, "fresh": fresh, "reused": reused},
+    }
+
+
+def test_fresh_memory_table_compares_growth_with_the_work():
+    table = cx.fresh_memory_table(synthetic_fresh_memory([1.0, 4.0, 32.0], [1.0, 4.0, 16.0]))
+    assert table["cache_bytes"] == 32 * 2**20
+    assert [row["fits"] for row in table["rows"]] == [True, True, False]  # 4, 16, 64 MB against 32 MB
+    assert [row["costs"] for row in table["rows"]] == [False, False, True]
+    assert table["rows"][2]["fresh_cost"] == pytest.approx(1.0)
+    first, second = table["growth"]
+    assert (first["work"], first["fresh_vs_work"], first["reused_vs_work"]) == (4, "level with", "level with")
+    assert (second["fresh"], second["fresh_vs_work"], second["reused_vs_work"]) == (8, "above", "level with")
+    unknown = cx.fresh_memory_table(synthetic_fresh_memory([1.0, 1.0, 1.0], [1.0, 1.0, 1.0], l3=None))
+    assert unknown["cache_bytes"] is None and all(row["fits"] is None for row in unknown["rows"])
+
+
+def crossover_data(attention_4096, fresh, reused):
+    """The d = 64 grid of synthetic_layers at n = 1024, 2048, 4096 with attention's time at 4096 chosen."""
+    layers = synthetic_layers(ns=(1024, 2048, 4096), d_models=(64,), rate=1e9)
+    layers["seconds"]["gru"]["64"] = [1.0, 2.0, 4.0]
+    layers["seconds"]["attention"]["64"] = [0.25, 1.0, attention_4096]
+    return {"layers": layers} | synthetic_fresh_memory(fresh, reused)
+
+
+def test_crossover_causes_tie_the_crossover_to_the_cache_and_fresh_memory():
+    causes = cx.crossover_causes(crossover_data(6.0, fresh=[0.2, 0.8, 6.0], reused=[0.2, 0.8, 3.0]))
+    assert causes["interval"] == (2048, 4096) and causes["first_outgrown"] == 4096 and causes["first_costly"] == 4096
+    assert causes["coincide"] is True
+    assert (causes["n"], causes["gru"], causes["fresh_vs_gru"], causes["reused_vs_gru"]) == (
+        4096,
+        4.0,
+        "above",
+        "below",
+    )
+    lines = cx.crossover_report(crossover_data(6.0, fresh=[0.2, 0.8, 6.0], reused=[0.2, 0.8, 3.0]))
+    assert "reaches the GRU's between n = 2048 and 4096" in lines[0] and lines[3].endswith("yes")
+    assert "  with reused buffers: 3000 ms, below the GRU" in lines and lines[0].startswith("at d = 64, ")
+    # fresh allocation that never costs: the crossover does not coincide with it
+    never = cx.crossover_causes(crossover_data(6.0, fresh=[0.2, 0.8, 3.6], reused=[0.2, 0.8, 3.5]))
+    assert never["first_costly"] is None and never["coincide"] is False and never["reused_vs_gru"] == "level with"
+    assert "at no measured n" in cx.crossover_report(crossover_data(6.0, [0.2, 0.8, 3.6], [0.2, 0.8, 3.5]))[2]
+    # attention never reaches the GRU: nothing to compare at a crossover
+    below = cx.crossover_causes(crossover_data(3.0, fresh=[0.2, 0.8, 6.0], reused=[0.2, 0.8, 3.0]))
+    assert below["interval"] is None and below["coincide"] is False and "n" not in below
+
+
+def test_crossover_report_of_the_cached_data(measurements):
+    lines = cx.crossover_report(measurements)
+    assert lines[0].endswith("between n = 2048 and 4096") and "at n = 4096" in lines[1]
+    assert lines[3].endswith("yes") and lines[-3].endswith("above the GRU") and lines[-2].endswith("below the GRU")
+
+
+def test_slopes_say_whether_they_match_table_1():
+    layers = synthetic_layers()  # times proportional to FLOPs
+    by_n = cx.slopes(layers, "n", at=32, fit_from=512)  # n >= 512 > d: attention's n² term dominates
+    assert by_n["attention"]["measured"] > 1.5 and by_n["attention"]["matches"] and by_n["gru"]["matches"]
+    by_d = cx.slopes(layers, "d", at=64, fit_from=32)  # n = d = 64: attention's n·d² term is as large as its n²·d
+    assert by_d["gru"]["matches"] and by_d["attention"]["measured"] > 1.5 and not by_d["attention"]["matches"]
+
+
+def test_claims_table_computes_every_verdict(measurements):
+    table = cx.claims_table(measurements)
+    rows = [line.split(" | ") for line in table.splitlines() if line.startswith("| ") and "---" not in line][1:]
+    verdicts = {row[0].lstrip("| "): row[1] for row in rows}
+    assert len(verdicts) == 9 and set(verdicts.values()) <= {
+        "yes",
+        "partly",
+        "no",
+        "only with the weights materialised",
+    }
+    assert verdicts["Memory O(n² log n)"] == "no" and verdicts["Attention is parallel, the RNN sequential"] == "yes"
+    assert verdicts["Self-attention cheaper than an RNN while n < d"] == "partly"
+    assert "between n = 2048 and 4096 at every d" in table and "Off by more than 0.5: GRU in d" in table
+    assert "Thresholds:" in table.splitlines()[-1] and "1e-6" in table.splitlines()[-1]
+    # the verdicts follow the data: bytes per n² that rise like log n make the n² log n claim hold
+    rising = json.loads(json.dumps(measurements))
+    ns = rising["attention_variants"]["n"]
+    rising["attention_variants"]["peak_bytes"]["naive"] = [int(n * n * math.log(n)) for n in ns]
+    assert "| Memory O(n² log n) | yes |" in cx.claims_table(rising)
+
+
+def test_verdict_words():
+    assert cx._verdict([True, True]) == "yes" and cx._verdict([True, False]) == "partly"
+    assert cx._verdict([False]) == "no"

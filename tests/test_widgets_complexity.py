@@ -55,12 +55,12 @@ def test_crossover_matches_the_helper(measurements):
     layers = measurements["layers"]
     model = cx.fit_cost_model(layers)
     state = complexity_state(layers, model, 64, 512)
-    expected = cx.crossover_n(
+    expected = cx.crossover_between(
         layers["n"],
         cx.layer_series(layers, "seconds", "attention", 512),
         cx.layer_series(layers, "seconds", "gru", 512),
     )
-    assert state["crossover"] == expected and state["flop_crossover"] == 512
+    assert state["crossover"] == expected == (2048, 4096) and state["flop_crossover"] == 512
 
 
 def test_sliders_change_the_state_and_the_figure(explorer):
@@ -113,3 +113,4 @@ def test_bad_values_raise_and_show_a_message(explorer, measurements):
 def test_readout_names_each_layer_and_the_crossover(explorer):
     text = readout_html(explorer.state)
     assert "self-attention" in text and "GRU" in text and "Conv1d" in text and "n = d = 64" in text
+    assert "between n = 2048 and 4096 (measured sizes)" in text and "≈" not in text

@@ -13,7 +13,8 @@ from helpers.complexity import (
     LABELS,
     LAYER_KINDS,
     STYLES,
-    crossover_n,
+    between_text,
+    crossover_between,
     fit_cost_model,
     flop_crossover_n,
     layer_flops,
@@ -34,7 +35,8 @@ def complexity_state(layers, model, n, d_model):
     n, d_model: one of the measured sizes. Returns a dict: n, d_model, ns (measured sizes),
     curve_n (CURVE_POINTS sizes), measured {kind: [seconds per ns]}, predicted {kind: [seconds per curve_n]},
     measured_at, predicted_at, flops_at {kind: number at n}, cheapest (kind, measured),
-    crossover (n where attention's measured time reaches the GRU's, or None), flop_crossover (n = d).
+    crossover (the two measured n between which attention's time reaches the GRU's: crossover_between),
+    flop_crossover (n = d).
     """
     ns, d_models = layers["n"], layers["d_model"]
     if isinstance(n, bool) or n not in ns:
@@ -57,7 +59,7 @@ def complexity_state(layers, model, n, d_model):
         "predicted_at": {kind: float(model.predict(kind, n, d_model)) for kind in LAYER_KINDS},
         "flops_at": {kind: layer_flops(kind, n, d_model) for kind in LAYER_KINDS},
         "cheapest": min(measured_at, key=measured_at.get),
-        "crossover": crossover_n(ns, measured["attention"], measured["gru"]),
+        "crossover": crossover_between(ns, measured["attention"], measured["gru"]),
         "flop_crossover": flop_crossover_n(d_model),
     }
 
@@ -73,12 +75,11 @@ def readout_html(state):
         f"{_ms(state['predicted_at'][kind])} predicted ({state['flops_at'][kind] / 1e9:.2g} GFLOP)"
         for kind in LAYER_KINDS
     ]
-    crossover = state["crossover"]
-    measured = "not within the measured n" if crossover is None else f"n ≈ {crossover:.0f}"
+    measured = between_text(state["crossover"], state["ns"])
     return (
         f"<b>n = {state['n']}, d = {state['d_model']}:</b> {' &nbsp;·&nbsp; '.join(parts)}<br>"
         f"Fastest here: <b>{html.escape(LABELS[state['cheapest']])}</b>. Self-attention reaches the GRU's time "
-        f"at {measured}; counting FLOPs alone it would at n = d = {state['flop_crossover']:.0f}."
+        f"{measured} (measured sizes); counting FLOPs alone it would at n = d = {state['flop_crossover']:.0f}."
     )
 
 
