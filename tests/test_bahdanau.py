@@ -11,29 +11,47 @@ from torch import nn
 
 from helpers.attention import scaled_dot_product_attention, softmax
 from helpers.bahdanau import (
+    ABOVE_BY,
     BOS,
+    FALLS_BY,
+    LONG,
+    SHARPER_BY,
+    SHORT,
     SYMBOLS,
     BahdanauAttention,
     Encoder,
+    SeedEvaluation,
     Seq2Seq,
+    StackedSeq2Seq,
+    accuracy_table,
     additive_scores,
     aligned_weight,
+    alignment_table,
+    bottleneck_summary,
+    clip_per_model,
     context_vector,
     count_decoder_steps,
     count_parameters,
     dot_product_scores,
     evaluate,
+    evaluate_seeds,
+    example_summary,
+    fast_tanh,
+    gru_update,
     held_out_set,
     is_held_out,
+    loss_summary,
     plot_accuracy_by_length,
     plot_losses,
     reversal_batch,
+    scoring_comparison,
     time_decoder_loop,
     time_scoring_all_pairs,
     time_self_attention,
     to_ids,
     to_tokens,
     train_model,
+    train_seeds,
 )
 
 matplotlib.use("agg")
@@ -391,6 +409,280 @@ def test_evaluate_counts_letters_and_sequences(models):
         evaluate(nn.Linear(2, 2), test_set)
 
 
+# --------------------------------------------------------------------------- several seeds at once
+
+
+def test_fast_tanh_is_tanh_with_its_gradient():
+    x = torch.linspace(-12, 12, 2001, dtype=torch.float64, requires_grad=True)
+    torch.testing.assert_close(fast_tanh(x), torch.tanh(x), atol=1e-15, rtol=0)
+    assert torch.autograd.gradcheck(fast_tanh, (x[::50].detach().clone().requires_grad_(),))
+    x32 = torch.randn(10_000, generator=torch.Generator().manual_seed(0)) * 4
+    assert (fast_tanh(x32) - torch.tanh(x32)).abs().max() < 3e-7
+    with pytest.raises(TypeError, match="float"):
+        fast_tanh(torch.arange(3))
+
+
+def test_gru_update_is_a_gru_cell():
+    torch.manual_seed(0)
+    cell = nn.GRUCell(5, 4)
+    x, h = torch.randn(3, 5), torch.randn(3, 4)
+    gi, gh = x @ cell.weight_ih.T + cell.bias_ih, h @ cell.weight_hh.T + cell.bias_hh
+    torch.testing.assert_close(gru_update(gi, gh, h), cell(x, h), atol=1e-6, rtol=1e-5)
+
+
+KINDS = ["additive", "additive", "dot", "none"]
+
+
+@pytest.fixture(scope="module")
+def stack():
+    torch.manual_seed(0)
+    models = [Seq2Seq(kind, **TINY) for kind in KINDS]
+    return models, StackedSeq2Seq(models)
+
+
+def test_stacked_models_compute_what_each_model_computes(stack):
+    models, stacked = stack
+    source, target = reversal_batch(3, 5, torch.Generator().manual_seed(0))
+    logits, weights = stacked(source.expand(4, 3, 5), target.expand(4, 3, 5))
+    assert logits.shape == (4, 3, 5, len(SYMBOLS)) and weights.shape == (3, 3, 5, 5)  # 3 attending models
+    losses = []
+    for m, model in enumerate(models):
+        own_logits, own_weights = model(source, target)
+        torch.testing.assert_close(logits[m], own_logits, atol=1e-5, rtol=1e-5)
+        if own_weights is not None:
+            torch.testing.assert_close(weights[m], own_weights, atol=1e-6, rtol=1e-5)
+        losses.append(F.cross_entropy(own_logits.flatten(0, 1), target.flatten()))
+        model.zero_grad()
+        losses[-1].backward()
+    stacked.zero_grad()
+    sum(F.cross_entropy(logits[m].flatten(0, 1), target.flatten()) for m in range(4)).backward()
+    for m, model in enumerate(models):  # each model's gradients, through every stacked parameter
+        torch.testing.assert_close(stacked.cell_w_ih.grad[m], model.cell.weight_ih.grad, atol=1e-6, rtol=1e-4)
+        reverse = model.encoder.gru.weight_hh_l0_reverse.grad
+        torch.testing.assert_close(stacked.encoder_w_hh.grad[m, 1], reverse, atol=1e-6, rtol=1e-4)
+        torch.testing.assert_close(stacked.embedding.grad[m], model.encoder.embedding.weight.grad, atol=1e-6, rtol=1e-4)
+        if m < 3:
+            torch.testing.assert_close(stacked.attention_W.grad[m], model.attention.W.weight.grad, atol=1e-6, rtol=1e-4)
+        if m < 2:
+            torch.testing.assert_close(stacked.attention_v.grad[m], model.attention.v.weight.grad, atol=1e-6, rtol=1e-4)
+    assert stacked.attention_W.shape[0] == 3 and stacked.attention_v.shape[0] == 2
+
+
+def test_stacked_greedy_decoding_and_unstack_give_back_each_model(stack):
+    models, stacked = stack
+    source, _ = reversal_batch(4, 6, torch.Generator().manual_seed(3))
+    tokens, weights = stacked.greedy_decode(source, m=7)
+    assert tokens.shape == (4, 4, 7) and weights.shape == (4, 4, 7, 6)
+    for m, model in enumerate(models):
+        own_tokens, own_weights = model.greedy_decode(source, m=7)
+        assert torch.equal(tokens[m], own_tokens)
+        torch.testing.assert_close(weights[m], own_weights, atol=1e-6, rtol=1e-5)
+    for model, back in zip(models, stacked.unstack(), strict=True):
+        assert back.attention_kind == model.attention_kind and not back.training
+        for (name, p), (back_name, q) in zip(model.named_parameters(), back.named_parameters(), strict=True):
+            assert name == back_name and torch.equal(p, q), name
+
+
+def test_stacked_models_reject_what_they_cannot_stack(stack):
+    torch.manual_seed(0)
+    with pytest.raises(ValueError, match="grouped by attention kind"):
+        StackedSeq2Seq([Seq2Seq("dot", **TINY), Seq2Seq("additive", **TINY)])
+    with pytest.raises(ValueError, match="share d_embed"):
+        StackedSeq2Seq([Seq2Seq("dot", **TINY), Seq2Seq("dot", d_embed=8, d_hidden=4, d_a=8)])
+    with pytest.raises(TypeError, match="list of Seq2Seq"):
+        StackedSeq2Seq([nn.Linear(2, 2)])
+    _, stacked = stack
+    with pytest.raises(ValueError, match=r"\(M=4, B, n\)"):
+        stacked.greedy_decode(torch.zeros(3, 2, 5, dtype=torch.long))
+    with pytest.raises(ValueError, match="between 0 and 25"):
+        stacked.greedy_decode(torch.full((2, 5), 26))
+    only_attention = StackedSeq2Seq([Seq2Seq("additive", **TINY), Seq2Seq("dot", **TINY)])  # no model without
+    assert only_attention.greedy_decode(torch.zeros(2, 3, dtype=torch.long))[0].shape == (2, 2, 3)
+    only_none = StackedSeq2Seq([Seq2Seq("none", **TINY)])
+    assert (
+        only_none.attention_W is None
+        and only_none(torch.zeros(1, 2, 3, dtype=torch.long), torch.zeros(1, 2, 3, dtype=torch.long))[1] is None
+    )
+
+
+def test_each_model_is_clipped_as_if_alone():
+    grads = [torch.tensor([[3.0, 4.0], [0.3, 0.4]]), torch.tensor([[12.0]])]  # model 1 has no second parameter
+    parameters = [torch.zeros_like(g, requires_grad=True) for g in grads]
+    for p, g in zip(parameters, grads, strict=True):
+        p.grad = g.clone()
+    norms = clip_per_model(parameters, 2, max_norm=1.0)
+    torch.testing.assert_close(norms, torch.tensor([13.0, 0.5]))
+    torch.testing.assert_close(
+        parameters[0].grad, torch.tensor([[3.0, 4.0], [0.3, 0.4]]) / torch.tensor([[13.0], [1.0]]), atol=1e-6, rtol=1e-5
+    )
+    torch.testing.assert_close(parameters[1].grad, torch.tensor([[12.0 / 13]]), atol=1e-6, rtol=1e-5)
+
+
+SEED_SETTINGS = {"steps": 6, "batch_size": 8, "lengths": (3, 5), **TINY}
+
+
+@pytest.fixture(scope="module")
+def runs():
+    return train_seeds(seeds=[0, 1], **SEED_SETTINGS)
+
+
+def test_train_seeds_trains_each_kind_with_each_seed(runs):
+    assert runs.kinds == ("additive", "additive", "dot", "dot", "none", "none")
+    assert runs.seeds == (0, 1, 0, 1, 0, 1) and runs.losses.shape == (6, 6)
+    assert runs.seeds_of("dot") == [0, 1] and runs.losses_of("none").shape == (6, 2)
+    assert [model.attention_kind for model in runs.models("dot")] == ["dot", "dot"]
+    assert runs.lengths == (3, 5) and runs.seconds > 0 and not runs.stacked.training
+    torch.manual_seed(0)
+    untrained = Seq2Seq("dot", **TINY)  # seed 0 starts from torch.manual_seed(0), as train_model's does
+    assert not torch.equal(runs.models("dot")[0].readout.weight, untrained.readout.weight)  # it trained
+    torch.testing.assert_close(
+        runs.models("dot")[0].encoder.embedding.weight.shape, untrained.encoder.embedding.weight.shape
+    )
+    with pytest.raises(ValueError, match="no models of kind"):
+        runs.models("lstm")
+
+
+def test_a_seed_trains_the_same_model_whatever_the_other_models_of_the_stack(runs):
+    threads = torch.get_num_threads()
+    torch.manual_seed(123)
+    before = torch.rand(1)
+    torch.manual_seed(123)
+    alone = train_seeds(seeds=[1], kinds=["dot"], **SEED_SETTINGS)
+    assert torch.rand(1) == before, "training must not consume the global random stream"
+    assert torch.get_num_threads() == threads
+    torch.testing.assert_close(alone.losses[:, 0], runs.losses_of("dot")[:, 1], atol=1e-5, rtol=1e-5)
+    for p, q in zip(alone.models("dot")[0].parameters(), runs.models("dot")[1].parameters(), strict=True):
+        torch.testing.assert_close(p, q, atol=1e-5, rtol=1e-4)
+    again = train_seeds(seeds=[0, 1], **SEED_SETTINGS)
+    assert torch.equal(again.losses, runs.losses)
+    assert not torch.equal(runs.losses_of("dot")[:, 0], runs.losses_of("dot")[:, 1])
+
+
+def test_training_several_seeds_lowers_the_loss():
+    settings = {"steps": 40, "batch_size": 32, "lengths": (3, 3), "lr": 0.01, "d_hidden": 16, "d_a": 16}
+    runs = train_seeds(seeds=[0, 1], kinds=["dot"], **settings)
+    assert (runs.losses[-5:].mean(0) < 0.6 * runs.losses[0]).all()
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "match"),
+    [
+        ({"seeds": [0, 0]}, ValueError, "different ints"),
+        ({"seeds": []}, ValueError, "different ints"),
+        ({"seeds": "01"}, TypeError, "seeds must be a list"),
+        ({"kinds": ["lstm"]}, ValueError, "kinds must be"),
+        ({"kinds": "dot"}, TypeError, "kinds must be a list"),
+        ({"steps": 0}, ValueError, "steps must be >= 1"),
+        ({"lengths": (5, 3)}, ValueError, "min_n <= max_n"),
+        ({"lr": 0}, ValueError, "lr must be > 0"),
+    ],
+)
+def test_train_seeds_rejects_bad_settings(kwargs, error, match):
+    with pytest.raises(error, match=match):
+        train_seeds(**{**SEED_SETTINGS, "steps": 1, **kwargs})
+
+
+def test_evaluate_seeds_measures_what_evaluate_measures(runs):
+    test_set = held_out_set([3, 5], per_length=20)
+    evaluation = evaluate_seeds(runs, test_set)
+    assert evaluation.lengths == [3, 5] and evaluation.seeds == [0, 1]
+    assert set(evaluation.results["none"]) == {"token_accuracy", "sequence_accuracy"}
+    for kind in ("additive", "dot", "none"):
+        for s, model in enumerate(runs.models(kind)):
+            alone = evaluate(model, test_set)
+            for metric, values in evaluation.results[kind].items():
+                for column, n in enumerate(evaluation.lengths):
+                    assert values[s, column].item() == pytest.approx(alone[n][metric], abs=1e-6), (kind, metric)
+    assert evaluation.at("dot", "aligned_weight", 5).shape == (2,)
+    with pytest.raises(ValueError, match="have no 'aligned_weight'"):
+        evaluation.of("none", "aligned_weight")
+    with pytest.raises(ValueError, match="was not evaluated"):
+        evaluation.at("dot", "token_accuracy", 4)
+    with pytest.raises(TypeError, match="SeedRuns"):
+        evaluate_seeds({"dot": runs}, test_set)
+
+
+def synthetic_evaluation(none_short=0.9, none_long=0.25, additive_long=0.85, dot_long=0.92, dot_weight=0.9):
+    """A SeedEvaluation of 5 seeds and the lengths SHORT..LONG, with chosen accuracies at SHORT and LONG."""
+    lengths = list(range(SHORT, LONG + 1))
+    spread = torch.tensor([-0.02, -0.01, 0.0, 0.01, 0.02])[:, None]
+
+    def line(short, long):  # (5, L): a straight line from short to long, seeds spread around it
+        return (torch.linspace(short, long, len(lengths))[None, :] + spread).clamp(0, 1)
+
+    def attending(long, weight):
+        return {
+            "token_accuracy": line(1.0, long),
+            "sequence_accuracy": line(1.0, long - 0.3),
+            "aligned_weight": line(0.95, weight),
+            "aligned_near": line(1.0, 0.95),
+            "aligned_argmax": line(1.0, weight),
+        }
+
+    results = {
+        "additive": attending(additive_long, 0.44),
+        "dot": attending(dot_long, dot_weight),
+        "none": {"token_accuracy": line(none_short, none_long), "sequence_accuracy": line(none_short - 0.1, 0.0)},
+    }
+    return SeedEvaluation(lengths=lengths, seeds=[0, 1, 2, 3, 4], results=results)
+
+
+def test_bottleneck_summary_counts_seeds_and_its_verdicts_follow_the_thresholds():
+    text = bottleneck_summary(synthetic_evaluation())
+    assert f"at least {FALLS_BY} points" in text and f"at least {ABOVE_BY} points" in text
+    assert "none    : falls with length in 5 of 5 seeds" in text
+    assert "additive: falls with length in 0 of 5 seeds; far above in 5 of 5 seeds" in text
+    assert text.endswith(
+        "with length): supported\nthe fix (every attention model far above it at 10 letters): supported"
+    )
+    flat = bottleneck_summary(synthetic_evaluation(none_short=0.5, none_long=0.4))  # no fall without attention
+    assert "the bottleneck (only the model without attention falls with length): not supported" in flat
+    close = bottleneck_summary(synthetic_evaluation(additive_long=0.5))  # additive only 23 points above
+    assert "additive: falls with length in 5 of 5 seeds; far above in 0 of 5 seeds" in close
+    assert "the fix (every attention model far above it at 10 letters): not supported" in close
+    with pytest.raises(ValueError, match="needs the models without attention"):
+        bottleneck_summary(SeedEvaluation([3, 10], [0], {"dot": {}}))
+    with pytest.raises(TypeError, match="SeedEvaluation"):
+        bottleneck_summary({})
+
+
+def test_scoring_comparison_pairs_the_seeds_and_can_find_no_difference():
+    text = scoring_comparison(synthetic_evaluation())
+    assert "dot     : more accurate in 5 of 5 seeds, sharper in 5 of 5 seeds" in text
+    assert "accuracy: dot-product scoring more accurate\nalignment: dot-product scoring sharper" in text
+    assert f"at least {SHARPER_BY} more weight" in text
+    tie = scoring_comparison(synthetic_evaluation(dot_long=0.85, dot_weight=0.44 + SHARPER_BY / 2))
+    assert "accuracy: no clear difference\nalignment: no clear difference" in tie
+    with pytest.raises(ValueError, match="both the additive and the dot-product"):
+        scoring_comparison(SeedEvaluation([3], [0], {"dot": {}}))
+
+
+def test_tables_print_medians_with_the_digits_that_hold():
+    evaluation = synthetic_evaluation()
+    table = accuracy_table(evaluation)
+    assert "letters right (%), median of 5 seeds [lowest–highest]" in table
+    assert " 100 [ 98–100]" in table and "  25 [ 23– 27]" in table  # none at 10 letters: 0.25 ± 0.02
+    alignment = alignment_table(evaluation).splitlines()
+    assert alignment[0].startswith("median of 5 seeds") and len(alignment) == 1 + 2 * 3 + 1
+    assert alignment[1].split()[-1] == "0.4" and alignment[-1].endswith("0.10")  # one decimal; 1/n exact
+
+
+def test_loss_and_example_summaries(runs):
+    text = loss_summary(runs)
+    assert text.splitlines()[0] == "chance (uniform over 26 letters): loss ln 26 = 3.26"
+    assert len(text.splitlines()) == 4 and "over 2 seeds" in text
+    source = held_out_set([4], per_length=1)[4][0]
+    summary = example_summary(runs, source)
+    tokens, _ = runs.stacked.greedy_decode(source)
+    right = int((tokens[:2, 0] == source[0].flip(-1)).all(-1).sum())
+    assert summary.startswith(f"source: {''.join(to_tokens(source[0]))}, its reversal: ")
+    assert summary.endswith(
+        f"additive {right} of 2 seeds, dot {int((tokens[2:4, 0] == source[0].flip(-1)).all(-1).sum())} of 2 seeds"
+    )
+    with pytest.raises(TypeError, match="SeedRuns"):
+        loss_summary(runs.stacked)
+
+
 # --------------------------------------------------------------------------- sequential steps and timing
 
 
@@ -441,4 +733,17 @@ def test_plots_draw_one_line_per_model_and_return_the_axes():
     fig, ax = plt.subplots()
     assert plot_losses([result], ax, window=2) is ax and len(ax.lines) == 1
     assert len(ax.lines[0].get_ydata()) == 2  # running means over 2 of 3 steps
+    plt.close("all")
+
+
+def test_plots_of_several_seeds_draw_the_median_and_the_range(runs):
+    evaluation = synthetic_evaluation()
+    fig, ax = plt.subplots()
+    assert plot_accuracy_by_length(evaluation, ax, "sequence_accuracy") is ax
+    assert len(ax.lines) == 3 and len(ax.collections) == 3  # one median line and one band per kind
+    medians = evaluation.of("none", "sequence_accuracy").median(0).values
+    torch.testing.assert_close(torch.tensor(ax.lines[2].get_ydata(), dtype=torch.float32), 100 * medians)
+    fig, ax = plt.subplots()
+    assert plot_losses(runs, ax, window=3) is ax and len(ax.lines) == 3 and len(ax.collections) == 3
+    assert len(ax.lines[0].get_ydata()) == 4  # running means over 3 of 6 steps
     plt.close("all")

@@ -13,6 +13,7 @@ from helpers.widgets.bahdanau import (
     EXAMPLE_LENGTHS,
     AlignmentExplorer,
     alignment_explorer,
+    alignment_over_seeds,
     alignment_state,
     decode_examples,
     quick_results,
@@ -132,3 +133,21 @@ def test_explorer_takes_the_lessons_models():
     explorer = AlignmentExplorer({"dot": Seq2Seq("dot", d_hidden=8, d_a=8)})
     assert [option[1] for option in explorer.controls["scoring"].options] == ["dot"]
     assert explorer.state["weights"].shape == (4, 4)
+
+
+def test_alignment_over_seeds_is_the_median_of_each_seeds_state():
+    torch.manual_seed(0)
+    models = {"additive": [Seq2Seq("additive", d_hidden=8, d_a=8) for _ in range(3)]}
+    models["dot"] = [Seq2Seq("dot", d_hidden=8, d_a=8) for _ in range(3)]
+    text = alignment_over_seeds(models, example=1, step=2).splitlines()
+    assert len(text) == 2 and text[1].startswith("dot      source ")
+    for line, kind in zip(text, ["additive", "dot"], strict=True):
+        states = [alignment_state(decode_examples({kind: m}), example=1, scoring=kind, step=2) for m in models[kind]]
+        median = float(np.median([state["row_on_expected"] for state in states]))
+        right = sum(state["correct"] == 2 for state in states)
+        assert f"weight on position {states[0]['expected']}, median of 3 seeds {median:.1f};" in line
+        assert line.endswith(f"every letter so far right in {right} of 3 seeds")
+    with pytest.raises(ValueError, match="same number of seeds"):
+        alignment_over_seeds({"additive": models["additive"], "dot": models["dot"][:2]})
+    with pytest.raises(TypeError, match="non-empty dict"):
+        alignment_over_seeds({"dot": []})

@@ -22,6 +22,7 @@ __all__ = [
     "decode_examples",
     "quick_results",
     "alignment_state",
+    "alignment_over_seeds",
     "AlignmentExplorer",
     "alignment_explorer",
     "EXPLORERS",
@@ -107,6 +108,35 @@ def alignment_state(record, example=0, scoring="additive", step=1):
         "output_so_far": " ".join(output_tokens[:step]),
         "correct": int((output[:step] == target[:step]).sum()),
     }
+
+
+def alignment_over_seeds(models, example=0, step=1):
+    """Text: what alignment_state gives for every seed's models, summed up over the seeds.
+
+    models: {"additive" or "dot": [Seq2Seq, one per seed]}, the same number of seeds for each.
+    example, step: as in alignment_state. For each scoring: the median over the seeds of the weight on the
+    position the step should read, to one decimal (one weight of one trained model can move by 0.1 or more
+    from one CPU to another; the median of the seeds moves less, and the lowest or highest seed is not
+    printed), and how many seeds' models have written every letter right so far.
+    """
+    if not isinstance(models, dict) or not models or not all(isinstance(m, list) and m for m in models.values()):
+        raise TypeError("models must be a non-empty dict {'additive': [model, ...], 'dot': [model, ...]}")
+    if len({len(seeds) for seeds in models.values()}) != 1:
+        raise ValueError("models must hold the same number of seeds for each scoring")
+    lines = []
+    for kind, seeds in models.items():
+        states = [
+            alignment_state(decode_examples({kind: model}), example=example, scoring=kind, step=step) for model in seeds
+        ]
+        weight = float(np.median([state["row_on_expected"] for state in states]))
+        right = sum(state["correct"] == state["step"] for state in states)
+        first = states[0]
+        lines.append(
+            f"{kind:8s} source {''.join(first['source'])}, step {first['step']}: weight on position"
+            f" {first['expected']}, median of {len(states)} seeds {weight:.1f}; every letter so far right in"
+            f" {right} of {len(states)} seeds"
+        )
+    return "\n".join(lines)
 
 
 class AlignmentExplorer(Explorer):
