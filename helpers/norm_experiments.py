@@ -16,6 +16,15 @@ must learn their order, and it must look at the other tokens (attention) to know
     training_grid          experiment 2: loss curves for (variant, depth, learning rate, warm-up) over seeds
     overfit_runs           experiment 5: training and validation loss and accuracy on 16 training sequences
     plot_*                 figures; each draws on the Axes it is given and returns it
+
+What the numbers say, judged by thresholds stated once below (AT_CHANCE, TRAINED, RELIABLE, SAME_WITHIN, ...), so
+that a summary or a verdict reads the same on any CPU even where single trained seeds do not:
+    seed_outcome           how a setting's seeds ended: trained reliably, diverged, failed or unreliable
+    per_seed_table         experiment 4 seed by seed (chaotic: the notebook shows it but does not compare it)
+    moderate_rate_summary  experiment 4 at lr 0.003, in Markdown: medians over seeds and what they say
+    high_rate_summary      experiment 4 at lr 0.03, in Markdown: how the seeds of each setting ended
+    overfit_table          experiment 5: medians over seeds;  overfit_summary: what they say, in Markdown
+    claim_verdicts         the verdict table's rows: each claim's findings, and its verdict from them
 """
 
 import contextlib
@@ -47,6 +56,22 @@ __all__ = [
     "smooth",
     "setting_label",
     "verdict_table",
+    "AT_CHANCE",
+    "TRAINED",
+    "RELIABLE",
+    "SAME_WITHIN",
+    "FASTER",
+    "seed_outcome",
+    "describe_outcome",
+    "compare",
+    "convergence",
+    "verdict",
+    "per_seed_table",
+    "moderate_rate_summary",
+    "high_rate_summary",
+    "overfit_table",
+    "overfit_summary",
+    "claim_verdicts",
     "plot_layer_profile",
     "plot_training_curves",
     "plot_generalisation",
@@ -304,20 +329,29 @@ def _train_group(depth, runs, steps, batch, eval_tokens, eval_labels, model, bar
 def training_grid(settings, seeds=(0, 1, 2), steps=120, batch=8, eval_sequences=256, model=None, progress=False):
     """Experiment 2: train every setting (variant, depth, lr, warmup) once per seed, with Adam.
 
-    warmup: 0, or the number of steps over which the learning rate rises linearly to lr. Models of the
-    same depth train side by side (one StackedModels); seed s fixes the initial weights and
-    the batches, so two settings with the same seed start from the same weights and see the same data.
-    After training, each model is scored on the same `eval_sequences` held-out sequences.
+    seeds: a list of seeds for every setting, or a dict {setting: its own list of seeds}, so that a setting
+    whose outcome varies from seed to seed can have more of them. warmup: 0, or the number of steps over
+    which the learning rate rises linearly to lr. Models of the same depth train side by side (one
+    StackedModels); seed s fixes the initial weights and the batches, so two settings with the same seed
+    start from the same weights and see the same data. After training, each model is scored on the same
+    `eval_sequences` held-out sequences.
     Returns {setting: {"seeds": [...], "loss": (S, steps) training loss per step, "eval_loss": (S,),
     "eval_accuracy": (S,), "diverged_at": (S,) first step whose loss was not finite or above
-    DIVERGED_LOSS, −1 if none}}. progress=True shows a tqdm.auto progress bar.
+    DIVERGED_LOSS, −1 if none}}, S the setting's number of seeds. progress=True shows a tqdm.auto progress bar.
     """
     if isinstance(settings, tuple) or not hasattr(settings, "__iter__"):
         raise TypeError(f"settings must be a list of (variant, depth, lr, warmup) tuples, got {settings!r}")
     settings = [_require_setting(setting) for setting in settings]
     if not settings or len(set(settings)) != len(settings):
         raise ValueError(f"settings must be a non-empty list without repeats, got {settings!r}")
-    seeds = _require_list("seeds", seeds, minimum=0)
+    if isinstance(seeds, dict):
+        missing = [setting for setting in settings if setting not in seeds]
+        if missing:
+            raise ValueError(f"seeds is a dict without an entry for {missing}")
+        seeds_of = {setting: _require_list(f"seeds of {setting}", seeds[setting], minimum=0) for setting in settings}
+    else:
+        seeds = _require_list("seeds", seeds, minimum=0)
+        seeds_of = dict.fromkeys(settings, seeds)
     steps = require_int("steps", steps, minimum=1)
     batch = require_int("batch", batch, minimum=1)
     model = dict(MODEL if model is None else model)
@@ -330,14 +364,20 @@ def training_grid(settings, seeds=(0, 1, 2), steps=120, batch=8, eval_sequences=
     results = {}
     with one_thread(), _progress(len(groups) * steps, "training", progress) as bar:
         for depth, members in groups.items():
-            runs = [(variant, lr, warmup, seed) for (variant, _, lr, warmup) in members for seed in seeds]
+            runs = [
+                (variant, lr, warmup, seed)
+                for (variant, _, lr, warmup) in members
+                for seed in seeds_of[variant, depth, lr, warmup]
+            ]
             history, eval_loss, eval_accuracy, diverged_at = _train_group(
                 depth, runs, steps, batch, eval_tokens, eval_labels, model, bar
             )
-            for i, setting in enumerate(members):
-                columns = slice(i * len(seeds), (i + 1) * len(seeds))
+            start = 0
+            for setting in members:
+                columns = slice(start, start + len(seeds_of[setting]))
+                start = columns.stop
                 results[setting] = {
-                    "seeds": seeds,
+                    "seeds": seeds_of[setting],
                     "loss": history[:, columns].T.double().numpy(),
                     "eval_loss": eval_loss[columns].double().numpy(),
                     "eval_accuracy": eval_accuracy[columns].numpy(),
@@ -513,7 +553,7 @@ def plot_training_curves(grid, ax, settings=None, window=10, ymax=1.0, title="Tr
 def plot_generalisation(results, ax, metric="loss", title=None):
     """Grouped bars per variant: training and held-out loss (metric="loss") or accuracy ("accuracy").
 
-    results: overfit_runs(...)'s dict; bars show the mean over seeds, dots each seed. Returns ax.
+    results: overfit_runs(...)'s dict; bars show the median over seeds, dots each seed. Returns ax.
     """
     if metric not in ("loss", "accuracy"):
         raise ValueError(f"metric must be 'loss' or 'accuracy', got {metric!r}")
@@ -524,7 +564,7 @@ def plot_generalisation(results, ax, metric="loss", title=None):
         values = [results[v][key] for v in variants]
         positions = np.arange(len(variants)) + offset
         ax.bar(
-            positions, [np.mean(v) for v in values], width, hatch=hatch, edgecolor="black",
+            positions, [np.median(v) for v in values], width, hatch=hatch, edgecolor="black",
             color=[STYLES[v]["color"] for v in variants], alpha=0.85 if split == "train" else 0.45,
         )  # fmt: skip
         for position, seed_values in zip(positions, values, strict=True):
@@ -550,3 +590,463 @@ def verdict_table(rows):
             raise ValueError(f"each row must be 4 strings (claim, experiment, verdict, numbers), got {row!r}")
         lines.append("| " + " | ".join(cell.replace("|", "\\|").replace("\n", " ") for cell in row) + " |")
     return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------- what the numbers say
+
+# Thresholds: every verdict, and every judging word in the summaries ("trained", "the same", "faster"), comes
+# from one of these. The numbers of a trained model move from one CPU to another; these judgements must not.
+AT_CHANCE = 0.60  # held-out accuracy below this: the model learned nothing (always answering 0 scores 51 %)
+TRAINED = 0.75  # at or above this, without diverging, a model trained (seeing only its own token gives 91.7 %)
+RELIABLE = 0.9  # a setting trains reliably if this share of its seeds trained; it fails if at most 1 − this did
+SAME_WITHIN = 0.02  # two median accuracies (or accuracy gaps) closer than 2 points are "the same" here
+FASTER = 0.8  # converges faster: a median mean training loss at most 0.8 times the other's (slower: 1/0.8 times)
+VANISHED = 1e-3  # block 1's gradient below 1e-3 of block 48's (or a chain's derivative below 1e-3): vanished
+STEADY = 10.0  # kept within a factor of 10, either way
+KEPT_R2, LOST_R2 = 0.9, 0.1  # R² recovering x_0: at least 0.9, x_0 is kept; at most 0.1, it is lost
+FIXED_RMS = 0.05  # a stream whose RMS stays within 0.05 of 1 at every layer has a fixed size
+CENTRED = 0.1  # hidden units have a consistent distribution if every feature's mean lies within 0.1 of 0
+INVARIANT = 1e-3  # LN(c·x + b) = LN(x) holds if they differ by less than this (ε makes them differ a little)
+NO_NOISE = 1e-6  # a LayerNorm output that changes by less than this when the batch changes adds no noise
+
+# Experiment 4's settings that the summaries and verdicts read: (variant, depth, learning rate, warm-up steps).
+MODERATE_LR, HIGH_LR, DEEP, SHALLOW, WARMUP = 3e-3, 3e-2, 6, 2, 25
+WITH_RESIDUAL, WITHOUT_RESIDUAL = ("residual", "post_ln", "pre_ln"), ("plain", "layernorm")
+
+
+def _percent(value):
+    return f"{100 * float(value):.0f} %"
+
+
+def _points(value):
+    return f"{100 * float(value):.0f} points"
+
+
+def _name(variant):
+    return VARIANT_LABELS[variant].split(":")[0]
+
+
+def _listed(words):
+    words = list(words)
+    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
+
+
+def _agreed(words):
+    """The one word of {name: word} if every name has the same, else None."""
+    values = set(words.values())
+    return values.pop() if len(values) == 1 else None
+
+
+def _each(words):
+    """{name: phrase}: 'plain and LayerNorm only each did not train' if the phrases agree, else
+    'Post-LN the same and Pre-LN higher'."""
+    word = _agreed(words)
+    if word is not None:
+        return f"{_listed(words)} {'each ' if len(words) > 1 else ''}{word}"
+    return _listed(f"{name} {phrase}" for name, phrase in words.items())
+
+
+def _judged(words):
+    """{name: word}: 'both the same' (or 'all above') if the words agree, else 'Post-LN the same and Pre-LN higher'."""
+    word = _agreed(words)
+    if word is not None:
+        return word if len(words) == 1 else f"{'both' if len(words) == 2 else 'all'} {word}"
+    return _listed(f"{name} {phrase}" for name, phrase in words.items())
+
+
+def _both(n):
+    return {1: "it", 2: "both", 3: "all three"}.get(n, f"all {n}")
+
+
+def _same_or_listed(values):
+    """'100 % for all three' if the printed values agree, else '93 %, 94 % and 93 %'."""
+    values = list(values)
+    if len(set(values)) == 1 and len(values) > 1:
+        return f"{values[0]} for {_both(len(values))}"
+    return _listed(values)
+
+
+def _baseline(accuracy):
+    return f"{100 * float(accuracy):.1f} %"
+
+
+def _lookup(results, key, what):
+    if key not in results:
+        raise ValueError(f"{what} has no {key!r}; it holds {list(results)}")
+    return results[key]
+
+
+def _median(values):
+    return float(np.median(np.asarray(values, dtype=float)))
+
+
+def seed_outcome(result):
+    """How the seeds of one setting ended, judged by TRAINED, AT_CHANCE and RELIABLE.
+
+    result: one entry of training_grid(...). Returns {"seeds": n, "trained": seeds that reached TRAINED
+    without diverging, "diverged": seeds that diverged, "at_chance": seeds below AT_CHANCE, "median": the
+    median held-out accuracy, "outcome": one of
+        "trained"     at least RELIABLE of the seeds trained;
+        "diverged"    otherwise, if at least half of them diverged;
+        "failed"      otherwise, if none trained;
+        "unreliable"  otherwise: some seeds trained, others did not}.
+    """
+    accuracy = np.asarray(result["eval_accuracy"], dtype=float)
+    diverged = np.asarray(result["diverged_at"]) >= 0
+    if accuracy.ndim != 1 or accuracy.shape != diverged.shape or not len(accuracy):
+        raise ValueError("a result needs eval_accuracy and diverged_at of the same shape (S,) with S >= 1")
+    n, trained = len(accuracy), int(((accuracy >= TRAINED) & ~diverged).sum())
+    if trained >= RELIABLE * n - 1e-9:
+        outcome = "trained"
+    elif 2 * diverged.sum() >= n:
+        outcome = "diverged"
+    else:
+        outcome = "failed" if trained == 0 else "unreliable"
+    return {
+        "seeds": n,
+        "trained": trained,
+        "diverged": int(diverged.sum()),
+        "at_chance": int((accuracy < AT_CHANCE).sum()),
+        "median": float(np.median(accuracy)),
+        "outcome": outcome,
+    }
+
+
+def describe_outcome(outcome):
+    """A few words for a seed_outcome(...): 'trained in 10 of 10 seeds', 'diverged in 9 of 10 seeds', ..."""
+    n = outcome["seeds"]
+    return {
+        "trained": f"trained in {outcome['trained']} of {n} seeds",
+        "diverged": f"diverged in {outcome['diverged']} of {n} seeds",
+        "failed": f"did not train ({outcome['at_chance']} of {n} seeds at chance)",
+        "unreliable": "unreliable (some seeds trained, others did not)",
+    }[outcome["outcome"]]
+
+
+def compare(value, reference, within):
+    """'higher', 'lower' or 'the same': value against reference; the same if they differ by less than `within`
+    (within=0: 'the same' only if equal)."""
+    if value >= reference + within and value != reference:
+        return "higher"
+    if value <= reference - within and value != reference:
+        return "lower"
+    return "the same"
+
+
+def convergence(value, reference):
+    """'faster', 'slower' or 'as fast': a median mean training loss `value` against `reference`, judged by FASTER."""
+    if value <= FASTER * reference:
+        return "faster"
+    if value >= reference / FASTER:
+        return "slower"
+    return "as fast"
+
+
+def verdict(findings):
+    """'supported' if every finding holds, 'partly' if some do, 'not supported' if none. findings: [(text, bool)]."""
+    holds = [bool(held) for _, held in findings]
+    if not holds:
+        raise ValueError("a verdict needs at least one finding")
+    return "supported" if all(holds) else "partly" if any(holds) else "not supported"
+
+
+def per_seed_table(grid):
+    """Experiment 4 seed by seed: each seed's held-out accuracy, and the steps at which seeds diverged.
+
+    grid: training_grid(...)'s dict. Returns the table as text, one line per setting.
+    """
+    lines = [f"{'setting':38s}| seeds | held-out accuracy of each seed | diverged at step"]
+    for setting, result in grid.items():
+        diverged = result["diverged_at"] >= 0
+        accuracies = " ".join(f"{accuracy:4.0%}" for accuracy in result["eval_accuracy"])
+        steps = ", ".join(str(step) for step in result["diverged_at"][diverged]) or "-"
+        lines.append(f"{setting_label(setting):38s}| {len(result['seeds']):5d} | {accuracies} | {steps}")
+    return "\n".join(lines)
+
+
+def _moderate(grid):
+    """Medians of experiment 4 at MODERATE_LR: {"deep": {variant: seed_outcome}, "shallow": {variant: median},
+    "mean_loss": {variant: median over seeds of the mean training loss over the steps, at depth DEEP}}."""
+    deep = {v: _lookup(grid, (v, DEEP, MODERATE_LR, 0), "the grid") for v in VARIANTS}
+    return {
+        "deep": {v: seed_outcome(result) for v, result in deep.items()},
+        "shallow": {
+            v: _median(_lookup(grid, (v, SHALLOW, MODERATE_LR, 0), "the grid")["eval_accuracy"])
+            for v in WITHOUT_RESIDUAL
+        },
+        "mean_loss": {v: _median(np.asarray(result["loss"]).mean(axis=1)) for v, result in deep.items()},
+    }
+
+
+def _high(grid):
+    """seed_outcome of experiment 4's settings at HIGH_LR: {(variant, warm-up steps): outcome}."""
+    keys = [("residual", 0), ("post_ln", 0), ("post_ln", WARMUP), ("pre_ln", 0), ("pre_ln", WARMUP)]
+    return {(v, w): seed_outcome(_lookup(grid, (v, DEEP, HIGH_LR, w), "the grid")) for v, w in keys}
+
+
+def moderate_rate_summary(grid, baseline_accuracy):
+    """Experiment 4 at the moderate learning rate in Markdown: medians over the seeds, and what they say.
+
+    grid: training_grid(...)'s dict, with the five wirings at depth DEEP and plain and LayerNorm only at
+    depth SHALLOW, all at MODERATE_LR without warm-up. baseline_accuracy: what a model that sees only its
+    own token reaches (token_only_baseline). Every judging word comes from the thresholds above.
+    """
+    measured = _moderate(grid)
+    deep, shallow, mean_loss = measured["deep"], measured["shallow"], measured["mean_loss"]
+    lines = ["| setting | seeds | median held-out accuracy | median of the mean training loss |", "|---|---|---|---|"]
+    for setting, result in grid.items():
+        if setting[2] == MODERATE_LR and setting[3] == 0:
+            accuracy, loss = _median(result["eval_accuracy"]), _median(np.asarray(result["loss"]).mean(axis=1))
+            lines.append(f"| {setting_label(setting)} | {len(result['seeds'])} | {_percent(accuracy)} | {loss:.2f} |")
+    baseline = _baseline(baseline_accuracy)
+    where = {"higher": "above", "lower": "below", "the same": "at"}
+    above = {_name(v): where[compare(deep[v]["median"], baseline_accuracy, 0.0)] for v in WITH_RESIDUAL}
+    shallow_above = {_name(v): where[compare(shallow[v], baseline_accuracy, 0.0)] for v in WITHOUT_RESIDUAL}
+    shallow_chance = {_name(v): where[compare(shallow[v], AT_CHANCE, 0.0)] for v in WITHOUT_RESIDUAL}
+    accuracy = {
+        _name(v): compare(deep[v]["median"], deep["residual"]["median"], SAME_WITHIN) for v in ("post_ln", "pre_ln")
+    }
+    speed = {_name(v): convergence(mean_loss[v], mean_loss["residual"]) for v in ("post_ln", "pre_ln")}
+    steps = np.asarray(next(iter(grid.values()))["loss"]).shape[1]
+    lines += [
+        "",
+        f"(Trained: held-out accuracy at least {_percent(TRAINED)}; at chance: below {_percent(AT_CHANCE)}. The mean "
+        f"training loss is the average over the {steps} steps: the sooner the loss falls, the lower it is.)",
+        "",
+        "- **With the residual path**, 6 blocks deep: "
+        + _each({_name(v): describe_outcome(deep[v]) for v in WITH_RESIDUAL})
+        + f", with medians of {_listed(_percent(deep[v]['median']) for v in WITH_RESIDUAL)}: {_judged(above)} "
+        f"the {baseline} of a model that sees only its own token.",
+        "- **Without it**, 6 blocks deep: "
+        + _each({_name(v): describe_outcome(deep[v]) for v in WITHOUT_RESIDUAL})
+        + f", with medians of {_listed(_percent(deep[v]['median']) for v in WITHOUT_RESIDUAL)}.",
+        "- **At 2 blocks** the same two reach medians of "
+        f"{_listed(_percent(shallow[v]) for v in WITHOUT_RESIDUAL)}: {_judged(shallow_chance)} chance, but "
+        f"{_judged(shallow_above)} the {baseline} that needs no attention at all.",
+        "- **The Norm** at this learning rate: Post-LN's and Pre-LN's median accuracies against residual only's: "
+        f"{_judged(accuracy)} (the same: within {_points(SAME_WITHIN)}); their convergence: {_judged(speed)} (median "
+        f"mean training loss {mean_loss['post_ln']:.2f} and {mean_loss['pre_ln']:.2f} against "
+        f"{mean_loss['residual']:.2f}; faster would be at most {FASTER:g} times as large).",
+    ]
+    return "\n".join(lines)
+
+
+def high_rate_summary(grid):
+    """Experiment 4 at the high learning rate in Markdown: how the seeds of each setting ended, and what that says.
+
+    grid: training_grid(...)'s dict with residual only, Post-LN and Pre-LN at depth DEEP and HIGH_LR,
+    Post-LN and Pre-LN also with a WARMUP-step warm-up. A median accuracy is given only for a setting that
+    trained reliably: the median of seeds that split into two groups describes neither group.
+    """
+    outcome = _high(grid)
+    lines = ["| setting | seeds | how the seeds ended | median held-out accuracy |", "|---|---|---|---|"]
+    for (variant, warmup), o in outcome.items():
+        median = _percent(o["median"]) if o["outcome"] == "trained" else "–"
+        label = setting_label((variant, DEEP, HIGH_LR, warmup))
+        lines.append(f"| {label} | {o['seeds']} | {describe_outcome(o)} | {median} |")
+    post, post_warm = outcome["post_ln", 0]["outcome"], outcome["post_ln", WARMUP]["outcome"]
+    if post == "trained":
+        warm_up = "was not needed"
+    else:
+        warm_up = "made it reliable" if post_warm == "trained" else "did not make it reliable"
+    lines += [
+        "",
+        f"(Trained: held-out accuracy at least {_percent(TRAINED)}, the training loss never above "
+        f"{DIVERGED_LOSS:g}; diverged: it went above. A setting trains reliably if at least {_percent(RELIABLE)} of "
+        "its seeds train, and diverges if at least half of them diverge. A median is given only where the seeds "
+        "trained reliably: the median of seeds that split into two groups describes neither.)",
+        "",
+        f"- **Residual only**: {describe_outcome(outcome['residual', 0])}.",
+        f"- **Pre-LN** without warm-up: {describe_outcome(outcome['pre_ln', 0])}; with warm-up: "
+        f"{describe_outcome(outcome['pre_ln', WARMUP])}.",
+        f"- **Post-LN** without warm-up: {describe_outcome(outcome['post_ln', 0])}; with warm-up: "
+        f"{describe_outcome(outcome['post_ln', WARMUP])}. A warm-up {warm_up} at this learning rate.",
+    ]
+    return "\n".join(lines)
+
+
+def _overfit_medians(overfit):
+    """{variant: {measure: median over seeds}} with "gap": the median of training − held-out accuracy."""
+    medians = {}
+    for variant, result in overfit.items():
+        medians[variant] = {name: _median(values) for name, values in result.items()}
+        medians[variant]["gap"] = _median(np.asarray(result["train_accuracy"]) - np.asarray(result["val_accuracy"]))
+    return medians
+
+
+def overfit_table(overfit):
+    """Experiment 5 as a text table: the median over seeds of each measure, one line per variant.
+
+    overfit: overfit_runs(...)'s dict. Columns: training and held-out loss and accuracy, the accuracy gap
+    (training − held-out, in points) and the mean absolute logit on the held-out set.
+    """
+    n = len(next(iter(overfit.values()))["val_accuracy"])
+    lines = [
+        f"median over {n} seeds | training loss | held-out loss | training acc. | held-out acc. | gap (acc.) "
+        "| mean |logit|"
+    ]
+    for variant, m in _overfit_medians(overfit).items():
+        lines.append(
+            f"{_name(variant):20s}| {m['train_loss']:13.3f} | {m['val_loss']:13.2f} "
+            f"| {_percent(m['train_accuracy']):>13s} | {_percent(m['val_accuracy']):>13s} "
+            f"| {_points(m['gap']):>10s} | {m['logit_scale']:8.1f}"
+        )
+    return "\n".join(lines)
+
+
+def overfit_summary(overfit):
+    """Experiment 5 in Markdown: did LayerNorm narrow the gap between training and held-out accuracy?
+
+    overfit: overfit_runs(...)'s dict with "residual" and at least one of "post_ln" and "pre_ln". Compares
+    medians over seeds; two gaps are the same if they differ by less than SAME_WITHIN.
+    """
+    _lookup(overfit, "residual", "overfit")
+    normed = [v for v in ("post_ln", "pre_ln") if v in overfit]
+    if not normed:
+        raise ValueError("overfit needs 'post_ln' or 'pre_ln' to compare with 'residual'")
+    m = _overfit_medians(overfit)
+    everyone = ["residual", *normed]
+    width = {"higher": "wider", "lower": "narrower", "the same": "the same"}
+    gaps = {_name(v): width[compare(m[v]["gap"], m["residual"]["gap"], SAME_WITHIN)] for v in normed}
+    ratio = m["residual"]["logit_scale"] / max(m[v]["logit_scale"] for v in normed)  # the smaller ratio
+    n = len(overfit["residual"]["val_accuracy"])
+    return "\n".join([
+        f"Medians over {n} seeds, in the order {_listed(_name(v) for v in everyone)}:",
+        "",
+        f"- **Training accuracy**: {_same_or_listed(_percent(m[v]['train_accuracy']) for v in everyone)}.",
+        f"- **Held-out accuracy**: {_same_or_listed(_percent(m[v]['val_accuracy']) for v in everyone)}; the gap "
+        f"between the two: {_same_or_listed(_points(m[v]['gap']) for v in everyone)}. Against the gap without "
+        f"LayerNorm, the gaps with it are {_judged(gaps)} (the same: within {_points(SAME_WITHIN)}).",
+        f"- **Held-out loss**: {m['residual']['val_loss']:.2f} without LayerNorm, "
+        f"{_listed(format(m[v]['val_loss'], '.2f') for v in normed)} with it. **Mean absolute logit**: "
+        f"{m['residual']['logit_scale']:.1f} without, {_listed(format(m[v]['logit_scale'], '.1f') for v in normed)} "
+        f"with it: without LayerNorm the logits are about {ratio:.0f} times as large.",
+    ])  # fmt: skip
+
+
+def _ratio(value):
+    """A gradient ratio as printed in the verdicts: '0 (underflow)', '1e-08', '0.62', '3.3'."""
+    return "0 (underflow)" if value == 0 else f"{value:.2g}" if value >= 0.01 else f"{value:.0e}"
+
+
+def claim_verdicts(
+    *, grad_ratio, chain_size, profiles, invariance, ln_change, feature_mean, grid, overfit, baseline_accuracy
+):
+    """The verdict table's rows: each claim, what tested it, its verdict and the findings behind it.
+
+    Each claim is split into findings: statements with a threshold (the constants above) that hold or not;
+    verdict(...) turns them into supported / partly / not supported. From the notebook: grad_ratio
+    {variant: block 1's / block 48's gradient, medians over seeds}; chain_size {False: the size of the
+    derivative of 24 sublayers without the residual path, True: with it}; profiles: layer_profiles(...) at
+    depth 48; invariance: the largest |LN(c·x + b) − LN(x)| measured; ln_change: how much a sequence's
+    LayerNorm output changed when the rest of its batch changed; feature_mean: the per-feature means of the
+    stream after 8 Post-LN blocks; grid: training_grid(...) with the lesson's settings; overfit:
+    overfit_runs(...); baseline_accuracy: token_only_baseline(...)["accuracy"].
+    Returns [(claim, tested by, verdict, numbers)], all strings, for verdict_table.
+    """
+    r2 = {v: np.median(np.asarray(profiles[v]["r2"]), axis=0) for v in VARIANTS}  # (L+1,): x_0 .. x_L
+    rms = {v: np.median(np.asarray(profiles[v]["rms"]), axis=0) for v in VARIANTS}
+    moderate, high, fit = _moderate(grid), _high(grid), _overfit_medians(overfit)
+    deep, shallow, mean_loss = moderate["deep"], moderate["shallow"], moderate["mean_loss"]
+    normed = [v for v in ("post_ln", "pre_ln") if v in overfit]
+    feature_mean = np.asarray(feature_mean, dtype=float)
+    baseline = _baseline(baseline_accuracy)
+    norms = ("post_ln", "pre_ln")
+
+    def steady(variant):
+        return 1 / STEADY <= grad_ratio[variant] <= STEADY
+
+    def each(values, variants):  # '0.62 residual only, 0.6 Post-LN and 3.3 Pre-LN'
+        return _listed(f"{value} {_name(v)}" for value, v in zip(values, variants, strict=True))
+
+    accuracy = each([_percent(deep[v]["median"]) for v in WITH_RESIDUAL], WITH_RESIDUAL)
+    better = any(compare(deep[v]["median"], deep["residual"]["median"], SAME_WITHIN) == "higher" for v in norms)
+    faster = any(convergence(mean_loss[v], mean_loss["residual"]) == "faster" for v in norms)
+    ratios = each([_ratio(grad_ratio[v]) for v in WITH_RESIDUAL], WITH_RESIDUAL)
+    drift = {v: float(np.abs(rms[v][1:] - 1).max()) for v in ("layernorm", "post_ln")}
+    worse_deeper = all(
+        deep[v]["outcome"] == "failed" and compare(deep[v]["median"], shallow[v], SAME_WITHIN) == "lower"
+        for v in WITHOUT_RESIDUAL
+    )
+    where = {"higher": "above", "lower": "below", "the same": "at"}
+    shallow_words = {_name(v): where[compare(shallow[v], baseline_accuracy, 0.0)] for v in WITHOUT_RESIDUAL}
+    gap_words = " / ".join(_points(fit[v]["gap"]) for v in normed)
+    claims = [
+        ("1. mitigates vanishing gradients (Add)", "exp. 1: gradient per block, 48 blocks", [
+            (f"without the residual path block 1's gradient vanishes (below {VANISHED:g} of block 48's): "
+             + each([_ratio(grad_ratio[v]) for v in WITHOUT_RESIDUAL], WITHOUT_RESIDUAL),
+             all(grad_ratio[v] < VANISHED for v in WITHOUT_RESIDUAL)),
+            (f"with it, block 1's stays within a factor of {STEADY:g} of block 48's: {ratios}",
+             all(steady(v) for v in WITH_RESIDUAL)),
+        ]),
+        ("2. preserves information (Add)", "exp. 3: R² recovering x_0 from x_l", [
+            (f"after 8 blocks x_0 is kept with the residual path (R² at least {KEPT_R2:g}): "
+             + each([f"{r2[v][8]:.2f}" for v in WITH_RESIDUAL], WITH_RESIDUAL)
+             + f"; and lost without it (at most {LOST_R2:g}): "
+             + each([f"{r2[v][8]:.2f}" for v in WITHOUT_RESIDUAL], WITHOUT_RESIDUAL),
+             all(r2[v][8] >= KEPT_R2 for v in WITH_RESIDUAL) and all(r2[v][8] <= LOST_R2 for v in WITHOUT_RESIDUAL)),
+            ("after 48 blocks it is still kept with the residual path: "
+             + each([f"{r2[v][48]:.2f}" for v in WITH_RESIDUAL], WITH_RESIDUAL),
+             all(r2[v][48] >= KEPT_R2 for v in WITH_RESIDUAL)),
+        ]),
+        ("3. stabilises training (Norm)", f"exp. 4: training at lr {MODERATE_LR:g} and {HIGH_LR:g}", [
+            (f"at lr {HIGH_LR:g} the Norm before the sublayer keeps training stable: Pre-LN "
+             f"{describe_outcome(high['pre_ln', 0])}, residual only {describe_outcome(high['residual', 0])}",
+             high["pre_ln", 0]["outcome"] == "trained" and high["residual", 0]["outcome"] != "trained"),
+            (f"the Norm after the sum does too: Post-LN {describe_outcome(high['post_ln', 0])}, and with a "
+             f"warm-up {describe_outcome(high['post_ln', WARMUP])}",
+             "trained" in (high["post_ln", 0]["outcome"], high["post_ln", WARMUP]["outcome"])),
+            (f"at lr {MODERATE_LR:g} a Norm gives a better median accuracy (by at least {_points(SAME_WITHIN)}) or "
+             f"faster convergence (a mean training loss at most {FASTER:g} times as large): {accuracy}; mean loss "
+             + " / ".join(f"{mean_loss[v]:.2f}" for v in WITH_RESIDUAL),
+             better or faster),
+        ]),
+        ("4. enhances feature representation (Norm)", "LayerNorm's invariances; exp. 4", [
+            (f"relative, not absolute, scale: LN(c·x + b) = LN(x) by construction (they differ by less than "
+             f"{INVARIANT:g}), so a token's size and mean are dropped",
+             invariance < INVARIANT),
+            (f"more expressive: a better median accuracy with LayerNorm (by at least {_points(SAME_WITHIN)}): "
+             f"{accuracy}", better),
+        ]),
+        ("5. regularises by adding noise (Norm)", "exp. 5: 16 training sequences", [
+            (f"LayerNorm adds noise: a sequence's output changed by {ln_change:.2f} when the rest of the batch changed "
+             f"(noise: at least {NO_NOISE:g})", ln_change >= NO_NOISE),
+            (f"a narrower gap between training and held-out accuracy with LayerNorm (by at least "
+             f"{_points(SAME_WITHIN)}): {_points(fit['residual']['gap'])} without, {gap_words} with it; its lower "
+             f"held-out loss ({fit['residual']['val_loss']:.2f} → {fit[normed[0]]['val_loss']:.2f}) comes with "
+             f"smaller logits ({fit['residual']['logit_scale']:.1f} → {fit[normed[0]]['logit_scale']:.1f})",
+             any(compare(fit[v]["gap"], fit["residual"]["gap"], SAME_WITHIN) == "lower" for v in normed)),
+        ]),
+        ("6. enables deeper architectures (Add & Norm)", "exp. 4 at 2 and 6 blocks", [
+            ("without the residual path 6 blocks do worse than 2, down to chance: median "
+             + each([f"{_percent(shallow[v])} → {_percent(deep[v]['median'])}" for v in WITHOUT_RESIDUAL],
+                    WITHOUT_RESIDUAL)
+             + f" (at 2 blocks {_judged(shallow_words)} the {baseline} of a model that sees only its own token)",
+             worse_deeper),
+            (f"with it 6 blocks train reliably, past {baseline}: {accuracy} (whether more depth gives better "
+             "results was not tested here)",
+             all(deep[v]["outcome"] == "trained" and deep[v]["median"] > baseline_accuracy for v in WITH_RESIDUAL)),
+        ]),
+        ("7. improves gradient flow (Add)", "∂(x + f(x))/∂x = I + ∂f/∂x; exp. 1", [
+            (f"through 24 sublayers the derivative vanishes without the identity path (below {VANISHED:g}) and not "
+             f"with it: {chain_size[False]:.0e} without, {chain_size[True]:.1f} with it",
+             chain_size[False] < VANISHED <= chain_size[True]),
+            (f"over 48 blocks block 1 gets {_ratio(grad_ratio['post_ln'])}× (Post-LN) to "
+             f"{_ratio(grad_ratio['pre_ln'])}× (Pre-LN) the gradient of block 48, within a factor of {STEADY:g}",
+             steady("post_ln") and steady("pre_ln")),
+        ]),
+        ("8. consistent input distribution (Norm)", "exp. 2; feature statistics", [
+            (f"per token: with LayerNorm the stream has RMS 1 at every depth (within {FIXED_RMS:g}; off by at most "
+             + each([f"{drift[v]:.2f}" for v in drift], list(drift))
+             + f"), while residual only's grows from {rms['residual'][0]:.1f} to {rms['residual'][-1]:.1f}",
+             all(value <= FIXED_RMS for value in drift.values())),
+            (f"across hidden units: after 8 Post-LN blocks every feature's mean lies within {CENTRED:g} of 0; they "
+             f"range from {feature_mean.min():.1f} to {feature_mean.max():.1f}",
+             np.abs(feature_mean).max() <= CENTRED),
+        ]),
+    ]  # fmt: skip
+    rows = []
+    for claim, tested_by, findings in claims:
+        numbers = "; ".join(f"{text}: **{'yes' if holds else 'no'}**" for text, holds in findings)
+        rows.append((claim, tested_by, f"**{verdict(findings)}**", numbers))
+    return rows

@@ -12,17 +12,28 @@ from helpers.norm_experiments import (
     DIVERGED_LOSS,
     STYLES,
     above_average_task,
+    claim_verdicts,
+    compare,
+    convergence,
+    describe_outcome,
+    high_rate_summary,
     layer_profiles,
+    moderate_rate_summary,
     overfit_runs,
+    overfit_summary,
+    overfit_table,
+    per_seed_table,
     plot_generalisation,
     plot_layer_profile,
     plot_training_curves,
     recoverability,
+    seed_outcome,
     setting_label,
     smooth,
     token_only_baseline,
     token_similarity,
     training_grid,
+    verdict,
     verdict_table,
 )
 from helpers.stacked_models import StackedModels, per_model_loss
@@ -190,6 +201,18 @@ def test_training_grid_is_seeded_and_each_model_trains_alone():
         assert np.array_equal(again[setting]["loss"], grid[setting]["loss"])
 
 
+def test_training_grid_gives_each_setting_its_own_seeds():
+    few, many = ("residual", 2, 3e-3, 0), ("pre_ln", 2, 3e-3, 2)
+    grid = training_grid([few, many], seeds={few: [0], many: [0, 1, 2]}, steps=4, batch=4, eval_sequences=8,
+                         model=TINY)  # fmt: skip
+    assert grid[few]["seeds"] == [0] and grid[few]["loss"].shape == (1, 4)
+    assert grid[many]["seeds"] == [0, 1, 2] and grid[many]["eval_accuracy"].shape == (3,)
+    alone = training_grid([many], seeds=(2,), steps=4, batch=4, eval_sequences=8, model=TINY)
+    np.testing.assert_allclose(alone[many]["loss"][0], grid[many]["loss"][2], rtol=1e-5)  # its own third seed
+    with pytest.raises(ValueError, match="without an entry for"):
+        training_grid([few, many], seeds={few: [0]}, steps=1, model=TINY)
+
+
 def test_training_grid_marks_a_diverging_run():
     grid = training_grid([("residual", 2, 1.0, 0), ("residual", 2, 1e-3, 0)], seeds=(0,), steps=10, model=TINY)
     bad, good = grid.values()
@@ -299,3 +322,191 @@ def test_progress_bars_count_the_steps(capsys):
     err = capsys.readouterr().err
     assert "training" in err and "3/3" in err
     assert "overfitting" in err and "2/2" in err
+
+
+# --------------------------------------------------------------------------- what the numbers say
+
+
+def result(accuracies, diverged=(), loss=0.2, steps=4):
+    """A training_grid entry: held-out accuracies per seed, the seeds (by index) that diverged, a flat loss."""
+    n = len(accuracies)
+    return {
+        "seeds": list(range(n)),
+        "loss": np.full((n, steps), loss),
+        "eval_loss": np.full(n, loss),
+        "eval_accuracy": np.asarray(accuracies, dtype=float),
+        "diverged_at": np.array([3 if seed in diverged else -1 for seed in range(n)]),
+    }
+
+
+def lesson_grid(**changes):
+    """The lesson's twelve settings with outcomes like the real ones; changes: {name: result} replaces one."""
+    grid = {
+        ("plain", 6, 3e-3, 0): result([0.51] * 5, loss=0.69),
+        ("residual", 6, 3e-3, 0): result([0.98, 0.97, 0.96, 0.98, 0.97], loss=0.13),
+        ("layernorm", 6, 3e-3, 0): result([0.49, 0.51, 0.49, 0.54, 0.49], loss=0.7),
+        ("post_ln", 6, 3e-3, 0): result([0.98, 0.98, 0.94, 0.98, 0.97], loss=0.14),
+        ("pre_ln", 6, 3e-3, 0): result([0.97, 0.98, 0.95, 0.97, 0.97], loss=0.15),
+        ("plain", 2, 3e-3, 0): result([0.89, 0.87, 0.90, 0.92, 0.88], loss=0.55),
+        ("layernorm", 2, 3e-3, 0): result([0.92, 0.86, 0.54, 0.86, 0.78], loss=0.65),
+        ("residual", 6, 3e-2, 0): result([0.5, 0.49, 0.51, 0.74], diverged=(0, 1, 2)),
+        ("post_ln", 6, 3e-2, 0): result([0.49, 0.86, 0.51, 0.8]),
+        ("post_ln", 6, 3e-2, 25): result([0.92, 0.51, 0.49, 0.91]),
+        ("pre_ln", 6, 3e-2, 0): result([0.91, 0.98, 0.89, 0.94]),
+        ("pre_ln", 6, 3e-2, 25): result([0.92, 0.96, 0.92, 0.97]),
+    }
+    names = {
+        "post_high": ("post_ln", 6, 3e-2, 0), "post_warm": ("post_ln", 6, 3e-2, 25), "pre_high": ("pre_ln", 6, 3e-2, 0),
+        "residual_high": ("residual", 6, 3e-2, 0), "post_moderate": ("post_ln", 6, 3e-3, 0),
+        "pre_moderate": ("pre_ln", 6, 3e-3, 0), "plain_shallow": ("plain", 2, 3e-3, 0),
+    }  # fmt: skip
+    for name, replacement in changes.items():
+        grid[names[name]] = replacement
+    return grid
+
+
+@pytest.mark.parametrize(
+    ("accuracies", "diverged", "outcome", "words"),
+    [
+        ([0.9] * 9 + [0.5], (), "trained", "trained in 9 of 10 seeds"),  # 90 %: reliable
+        ([0.9] * 8 + [0.5] * 2, (), "unreliable", "unreliable (some seeds trained, others did not)"),
+        ([0.9] * 10, (9,), "trained", "trained in 9 of 10 seeds"),  # a diverged seed did not train, whatever it scored
+        ([0.5] * 4, (0, 1), "diverged", "diverged in 2 of 4 seeds"),
+        ([0.5, 0.7, 0.55], (), "failed", "did not train (2 of 3 seeds at chance)"),  # 70 %: above chance, not trained
+        ([0.75], (), "trained", "trained in 1 of 1 seeds"),  # the threshold itself counts
+    ],
+)
+def test_seed_outcome_counts_the_seeds_by_the_stated_thresholds(accuracies, diverged, outcome, words):
+    found = seed_outcome(result(accuracies, diverged))
+    assert found["outcome"] == outcome and found["seeds"] == len(accuracies)
+    assert found["median"] == pytest.approx(np.median(accuracies))
+    assert describe_outcome(found) == words
+
+
+def test_seed_outcome_rejects_a_result_without_seeds():
+    with pytest.raises(ValueError, match="same shape"):
+        seed_outcome({"eval_accuracy": np.array([0.5, 0.6]), "diverged_at": np.array([-1])})
+    with pytest.raises(ValueError, match="S >= 1"):
+        seed_outcome({"eval_accuracy": np.array([]), "diverged_at": np.array([])})
+
+
+def test_compare_convergence_and_verdict_follow_their_thresholds():
+    assert compare(0.95, 0.92, 0.02) == "higher" and compare(0.90, 0.92, 0.02) == "lower"
+    assert compare(0.93, 0.92, 0.02) == "the same" and compare(0.92, 0.92, 0.0) == "the same"
+    assert compare(0.921, 0.92, 0.0) == "higher"
+    assert convergence(0.08, 0.1) == "faster" and convergence(0.125, 0.1) == "slower"
+    assert convergence(0.11, 0.1) == "as fast"
+    assert verdict([("a", True), ("b", True)]) == "supported"
+    assert verdict([("a", True), ("b", False)]) == "partly"
+    assert verdict([("a", False)]) == "not supported"
+    with pytest.raises(ValueError, match="at least one finding"):
+        verdict([])
+
+
+def test_per_seed_table_shows_every_seed_and_the_steps_it_diverged_at():
+    table = per_seed_table({("residual", 6, 3e-2, 0): result([0.5, 0.74], diverged=(0,)),
+                            ("pre_ln", 2, 3e-3, 0): result([0.9, 0.95, 0.97])})  # fmt: skip
+    lines = table.splitlines()
+    assert len(lines) == 3 and lines[0].startswith("setting")
+    assert "|     2 |  50%  74% | 3" in lines[1] and lines[1].startswith("residual only, depth 6, lr 0.03 ")
+    assert "|     3 |  90%  95%  97% | -" in lines[2]
+
+
+def test_moderate_rate_summary_says_what_the_medians_say():
+    summary = moderate_rate_summary(lesson_grid(), baseline_accuracy=0.917)
+    assert "| Post-LN, depth 6, lr 0.003 | 5 | 98 % | 0.14 |" in summary
+    assert "| plain, depth 2, lr 0.003 | 5 | 89 % | 0.55 |" in summary
+    assert "residual only, Post-LN and Pre-LN each trained in 5 of 5 seeds" in summary
+    assert "all above the 91.7 %" in summary
+    assert "plain and LayerNorm only each did not train (5 of 5 seeds at chance)" in summary
+    assert "both above chance, but both below the 91.7 %" in summary
+    assert "against residual only's: both the same" in summary and "their convergence: both as fast" in summary
+    better = lesson_grid(pre_moderate=result([0.99] * 5, loss=0.09), plain_shallow=result([0.95] * 5))
+    summary = moderate_rate_summary(better, baseline_accuracy=0.917)
+    assert "Post-LN the same and Pre-LN higher" in summary and "Post-LN as fast and Pre-LN faster" in summary
+    assert "plain above and LayerNorm only below the 91.7 %" in summary
+    with pytest.raises(ValueError, match="has no"):
+        moderate_rate_summary({("plain", 6, 3e-3, 0): result([0.5])}, 0.9)
+
+
+def test_high_rate_summary_gives_a_median_only_where_the_seeds_agree():
+    summary = high_rate_summary(lesson_grid())
+    assert "| residual only, depth 6, lr 0.03 | 4 | diverged in 3 of 4 seeds | – |" in summary
+    assert "| Post-LN, depth 6, lr 0.03 | 4 | unreliable (some seeds trained, others did not) | – |" in summary
+    assert "| Pre-LN, depth 6, lr 0.03 | 4 | trained in 4 of 4 seeds | 92 % |" in summary
+    assert "A warm-up did not make it reliable" in summary
+    helped = high_rate_summary(lesson_grid(post_warm=result([0.9, 0.92, 0.95, 0.93])))
+    assert "A warm-up made it reliable" in helped and "| Post-LN, depth 6, lr 0.03, warm-up 25 | 4 | trained" in helped
+    assert "A warm-up was not needed" in high_rate_summary(lesson_grid(post_high=result([0.9] * 4)))
+
+
+def overfit_results(residual_gap=0.07, normed_gap=0.07):
+    def measures(gap, val_loss, logit):
+        return {"train_loss": np.full(3, 0.001), "val_loss": np.full(3, val_loss), "train_accuracy": np.ones(3),
+                "val_accuracy": np.full(3, 1 - gap), "logit_scale": np.full(3, logit)}  # fmt: skip
+
+    return {"residual": measures(residual_gap, 0.96, 13.1), "post_ln": measures(normed_gap, 0.37, 3.0),
+            "pre_ln": measures(normed_gap, 0.42, 3.0)}  # fmt: skip
+
+
+def test_overfit_table_and_summary_compare_the_gaps():
+    table = overfit_table(overfit_results()).splitlines()
+    assert table[0].startswith("median over 3 seeds | training loss")
+    assert table[1].split("|")[1:] == ["         0.001 ", "          0.96 ", "         100 % ", "          93 % ",
+                                       "   7 points ", "     13.1"]  # fmt: skip
+    summary = overfit_summary(overfit_results())
+    assert "**Training accuracy**: 100 % for all three" in summary
+    assert "the gaps with it are both the same" in summary and "about 4 times as large" in summary
+    assert "both narrower" in overfit_summary(overfit_results(residual_gap=0.12))
+    with pytest.raises(ValueError, match="'post_ln' or 'pre_ln'"):
+        overfit_summary({"residual": overfit_results()["residual"]})
+
+
+def verdict_inputs(**changes):
+    layers = 49
+    profiles = {}
+    for variant in VARIANTS:
+        kept = variant in ("residual", "post_ln", "pre_ln")
+        r2 = np.full((3, layers), 0.95 if kept else 0.0)
+        r2[:, 48] = {"residual": 0.0, "post_ln": 0.1, "pre_ln": 0.75}.get(variant, 0.0)
+        rms = (
+            np.ones((3, layers))
+            if variant in ("layernorm", "post_ln")
+            else np.linspace(1, 39, layers)[None].repeat(3, 0)
+        )
+        profiles[variant] = {"r2": r2, "rms": rms}
+    inputs = {
+        "grad_ratio": {"plain": 0.0, "residual": 0.62, "layernorm": 1e-8, "post_ln": 0.6, "pre_ln": 3.3},
+        "chain_size": {False: 2.5e-15, True: 5.5}, "profiles": profiles, "invariance": 1e-4, "ln_change": 0.0,
+        "feature_mean": np.array([-1.1, 0.2, 1.5]), "grid": lesson_grid(), "overfit": overfit_results(),
+        "baseline_accuracy": 0.917,
+    }  # fmt: skip
+    inputs.update(changes)
+    return inputs
+
+
+def test_claim_verdicts_follow_from_the_findings():
+    rows = claim_verdicts(**verdict_inputs())
+    expected = ["supported", "partly", "partly", "partly", "not supported", "supported", "supported", "partly"]
+    assert [row[2] for row in rows] == [f"**{word}**" for word in expected]
+    assert all(len(row) == 4 and all(isinstance(cell, str) for cell in row) for row in rows)
+    assert "0 (underflow) plain and 1e-08 LayerNorm only: **yes**" in rows[0][3]
+    assert "Post-LN unreliable (some seeds trained, others did not)" in rows[2][3]
+    assert "median 89 % → 51 % plain" in rows[5][3] and "both below the 91.7 %" in rows[5][3]
+    assert "they range from -1.1 to 1.5: **no**" in rows[7][3]
+    assert verdict_table(rows).count("\n") == 9
+
+
+def test_claim_verdicts_change_when_the_numbers_do():
+    def verdicts(**changes):
+        return [row[2] for row in claim_verdicts(**verdict_inputs(**changes))]
+
+    assert verdicts(feature_mean=np.array([0.05, -0.02]))[7] == "**supported**"  # centred hidden units
+    assert verdicts(ln_change=0.5)[4] == "**partly**"  # a LayerNorm that depends on the batch adds noise
+    assert verdicts(grad_ratio={"plain": 0.5, "residual": 0.62, "layernorm": 0.5, "post_ln": 0.6, "pre_ln": 3.3})[
+        0
+    ] == ("**partly**")
+    assert verdicts(chain_size={False: 0.5, True: 5.5})[6] == "**partly**"
+    assert verdicts(grid=lesson_grid(pre_high=result([0.5, 0.9, 0.5, 0.9])))[2] == "**not supported**"
+    assert verdicts(grid=lesson_grid(pre_moderate=result([0.99] * 5)))[3] == "**supported**"
+    assert verdicts(grid=lesson_grid(post_moderate=result([0.5] * 5)))[5] == "**partly**"
