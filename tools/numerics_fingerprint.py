@@ -70,6 +70,16 @@ def fingerprints():
     results["25 steps of lesson 09's transformer"] = digest(
         torch.cat([p.detach().flatten() for p in model.parameters()])
     )
+    from helpers.norm_experiments import training_grid
+
+    settings = [("post_ln", 2, 0.03, 0), ("pre_ln", 2, 0.03, 0)]
+    grid = training_grid(settings, seeds=[0, 1], steps=20, eval_sequences=32)
+    results["20 steps of lesson 06's stacked blocks"] = digest(
+        np.concatenate([np.asarray(run["loss"]).ravel() for run in grid.values()])
+    )
+    from helpers.bahdanau import train_seeds
+
+    results["20 steps of lesson 08's stacked seq2seq"] = digest(train_seeds(seeds=(0, 1), steps=20).losses)
     array = np.random.default_rng(0).standard_normal((300, 300))
     results["numpy matmul"] = digest(array @ array)
     results["numpy exp, log, tanh"] = digest(np.stack([np.exp(array), np.log(np.abs(array)), np.tanh(array)]))
