@@ -15,12 +15,14 @@ sentence, its padded copy and a copy with one word changed differ exactly where 
     fully_masked_example(tokens, n)                   left padding + causal: queries with no key left
     decoding_steps(tokens, mask), decoding_table(tokens)   one token at a time, against one masked pass
     NextTokenModel, train_next_token_model, cheating_experiment   a model that copies the answer
+    copies_the_answer(...), stays_honest(...)         the verdicts per seed, with thresholds named here
     format_* (tables as text) and plot_influence (a figure on a given Axes)
     one_thread(), Adam                                helpers.threads' and helpers.optim's, re-exported
 """
 
 import functools
 import math
+import statistics
 
 import matplotlib
 import numpy as np
@@ -64,6 +66,11 @@ __all__ = [
     "NextTokenModel",
     "Adam",
     "train_next_token_model",
+    "CHEATING_SEEDS",
+    "COPIES",
+    "NEAR_CHANCE",
+    "copies_the_answer",
+    "stays_honest",
     "next_token_accuracy",
     "weight_on_next_token",
     "cheating_experiment",
@@ -665,28 +672,62 @@ def weight_on_next_token(model, tokens):
     return weights.diagonal(offset=1, dim1=-2, dim2=-1).mean().item()
 
 
-def cheating_experiment(steps=40, vocab=16, n=12, seed=0, test_batch=256):
-    """Train the same next-token model without and with the causal mask, on random tokens; measure both.
+CHEATING_SEEDS = tuple(range(5))  # the copying experiment trains one pair of models (no mask, causal) per seed
+COPIES = 0.9  # "copies the answer": right at 90 % of the positions or more with the future visible ...
+NEAR_CHANCE = 0.05  # ... and within 5 points of chance step by step, where the answer is absent
 
-    Returns a dict: chance = 1/vocab, and per mask ("no mask", "causal mask") a dict: model, losses,
-    final_loss, training_accuracy (one pass, the future visible if unmasked), generation_accuracy
-    (step by step, the future absent), next_weight (weight_on_next_token).
+
+def copies_the_answer(training_accuracy, generation_accuracy, chance, copies=COPIES, near=NEAR_CHANCE):
+    """True if a model reads the answer: right at `copies` or more with the future visible, and within
+    `near` of chance step by step, where the answer is absent."""
+    return training_accuracy >= copies and abs(generation_accuracy - chance) <= near
+
+
+def stays_honest(training_accuracy, generation_accuracy, chance, near=NEAR_CHANCE):
+    """True if a model scores the same both ways and within `near` of chance: it cannot read the answer."""
+    return training_accuracy == generation_accuracy and abs(training_accuracy - chance) <= near
+
+
+def cheating_experiment(steps=40, vocab=16, n=12, seeds=CHEATING_SEEDS, test_batch=256):
+    """Train the same next-token model without and with the causal mask on random tokens, one pair per
+    seed, and measure every model on the same test sequences.
+
+    Returns a dict: chance = 1/vocab, seeds, and per mask ("no mask", "causal mask") a dict of lists with
+    one entry per seed: models, losses, final_loss, training_accuracy (one pass, the future visible if
+    unmasked), generation_accuracy (step by step, the future absent), next_weight (weight_on_next_token);
+    and model, the first seed's model (for a figure). Also copies (how many unmasked models copy the
+    answer, copies_the_answer) and honest (how many masked models stay honest, stays_honest).
     """
+    seeds = [require_int("each seed", seed, minimum=0) for seed in seeds]
+    if not seeds:
+        raise ValueError("seeds is empty: give at least one seed")
     test = torch.randint(
         vocab, (require_int("test_batch", test_batch, 1), n), generator=torch.Generator().manual_seed(99)
     )
-    results = {"chance": 1.0 / vocab}
+    results = {"chance": 1.0 / vocab, "seeds": seeds}
     for name, causal in (("no mask", False), ("causal mask", True)):
-        model, losses = train_next_token_model(causal, steps=steps, vocab=vocab, n=n, seed=seed)
-        with one_thread():
-            results[name] = {
-                "model": model,
-                "losses": losses,
-                "final_loss": losses[-1],
-                "training_accuracy": next_token_accuracy(model, test),
-                "generation_accuracy": next_token_accuracy(model, test, step_by_step=True),
-                "next_weight": weight_on_next_token(model, test),
-            }
+        entry = {key: [] for key in ("models", "losses", "final_loss", "training_accuracy", "generation_accuracy")}
+        entry["next_weight"] = []
+        for seed in seeds:  # a model this small trains in a tenth of a second; stacking them would not be faster
+            model, losses = train_next_token_model(causal, steps=steps, vocab=vocab, n=n, seed=seed)
+            with one_thread():
+                entry["models"].append(model)
+                entry["losses"].append(losses)
+                entry["final_loss"].append(losses[-1])
+                entry["training_accuracy"].append(next_token_accuracy(model, test))
+                entry["generation_accuracy"].append(next_token_accuracy(model, test, step_by_step=True))
+                entry["next_weight"].append(weight_on_next_token(model, test))
+        entry["model"] = entry["models"][0]
+        results[name] = entry
+    chance, unmasked, masked = results["chance"], results["no mask"], results["causal mask"]
+    results["copies"] = sum(
+        copies_the_answer(training, generation, chance)
+        for training, generation in zip(unmasked["training_accuracy"], unmasked["generation_accuracy"], strict=True)
+    )
+    results["honest"] = sum(
+        stays_honest(training, generation, chance)
+        for training, generation in zip(masked["training_accuracy"], masked["generation_accuracy"], strict=True)
+    )
     return results
 
 
@@ -753,18 +794,38 @@ def format_decoding_table(rows):
     return "\n".join(lines)
 
 
+def _spread(values, show):
+    """'0.95 (0.92–0.97)': the median and, in brackets, the lowest and the highest value."""
+    return f"{show(statistics.median(values))} ({show(min(values))}–{show(max(values))})"
+
+
 def format_cheating_table(results):
-    """cheating_experiment's result as text."""
+    """cheating_experiment's result as text: per mask, the median over the seeds and the range, then the
+    verdicts counted over the seeds."""
+    chance, count = results["chance"], len(results["seeds"])
+
+    def percent(value):
+        return f"{100 * value:.0f}%"
+
+    def two(value):
+        return f"{value:.2f}"
+
     lines = [
-        f"chance (1/vocab): {100 * results['chance']:.0f}%",
-        "model       | final loss | accuracy, future visible | accuracy, step by step | weight on t+1",
+        f"chance (1/vocab): {percent(chance)}; {count} seeds, each number the median (lowest–highest)",
+        "model       | final loss       | accuracy, future visible | accuracy, step by step | weight on t+1",
     ]
     for name in ("no mask", "causal mask"):
         r = results[name]
         lines.append(
-            f"{name:11s} | {r['final_loss']:10.2f} | {100 * r['training_accuracy']:23.0f}% | "
-            f"{100 * r['generation_accuracy']:21.0f}% | {r['next_weight']:.2f}"
+            f"{name:11s} | {_spread(r['final_loss'], two):16s} | {_spread(r['training_accuracy'], percent):>24s} | "
+            f"{_spread(r['generation_accuracy'], percent):>22s} | {_spread(r['next_weight'], two)}"
         )
+    lines += [
+        f"no mask, copies the answer ({percent(COPIES)} or more with the future visible, within "
+        f"{100 * NEAR_CHANCE:.0f} points of chance step by step): {results['copies']} of {count} seeds",
+        f"causal mask, stays honest (the same both ways, within {100 * NEAR_CHANCE:.0f} points of chance): "
+        f"{results['honest']} of {count} seeds",
+    ]
     return "\n".join(lines)
 
 

@@ -1,24 +1,42 @@
 """helpers.head_task: the toy task, its model, its training and the measurements of its heads."""
 
+import subprocess
+import sys
+
 import pytest
 import torch
 
 from helpers import head_task
 from helpers.head_task import (
+    LEARNED,
     LETTERS,
     NO_TARGET,
     HeadTaskModel,
     N,
+    StackedHeadTaskModels,
     V,
+    answers_one_half,
     compare_head_counts,
+    describe_spread,
+    distance_before_after,
     evaluate,
     example_letters,
+    head_count_markdown,
     head_role,
     head_weight_on,
     initial_model,
+    learns_the_task,
+    one_head_verdict,
     pair_name,
     sample_batch,
+    splits_the_jobs,
+    summarise_head_counts,
     train_head_model,
+    train_head_models,
+    train_side_by_side,
+    twin_heads,
+    twins_back_up,
+    what_holds_markdown,
 )
 from helpers.multi_head import head_distances
 
@@ -170,3 +188,216 @@ def test_compare_head_counts_reuses_the_cache(trained):
 def test_evaluate_rejects_other_models():
     with pytest.raises(TypeError, match="model must be a HeadTaskModel"):
         evaluate(torch.nn.Linear(2, 2))
+
+
+# ----------------------------------------------------------------------------------- models side by side
+
+
+def test_stacked_models_compute_what_each_model_computes():
+    models = [initial_model(h, seed) for h, seed in ((2, 0), (2, 1), (1, 0), (4, 2))]  # three groups of heads
+    stack = StackedHeadTaskModels(models)
+    assert stack.groups == [(0, 2, 2), (2, 3, 1), (3, 4, 4)]
+    letters = torch.stack([sample_batch(torch.Generator().manual_seed(s), 5)[0] for s in range(4)])  # (4, 5, n)
+    with torch.no_grad():
+        logits, weights = stack(letters)
+        per_model = [w for group in weights for w in group]  # each (B, n_heads, n, n)
+        for m, model in enumerate(models):
+            alone_logits, alone_weights = model(letters[m])
+            torch.testing.assert_close(logits[m], alone_logits, atol=1e-5, rtol=1e-5)
+            torch.testing.assert_close(per_model[m], alone_weights, atol=1e-6, rtol=1e-5)
+    assert logits.shape == (4, 5, N, V * V) and [w.shape for w in weights] == [
+        (2, 5, 2, N, N),
+        (1, 5, 1, N, N),
+        (1, 5, 4, N, N),
+    ]
+
+
+def test_copy_into_writes_each_models_weights_back():
+    models = [initial_model(4, seed) for seed in (5, 6)]
+    stack = StackedHeadTaskModels(models)
+    with torch.no_grad():
+        for p in stack.parameters():
+            p.add_(1.0)
+    fresh = [initial_model(4, seed) for seed in (7, 8)]
+    stack.copy_into(fresh)
+    for model, original in zip(fresh, models, strict=True):
+        for p, q in zip(model.parameters(), original.parameters(), strict=True):
+            assert torch.equal(p, q + 1.0)
+
+
+def test_stacked_models_reject_bad_input():
+    with pytest.raises(ValueError, match=r"must agree on \(d_model, n\)"):
+        StackedHeadTaskModels([initial_model(1), HeadTaskModel(2, d_model=16)])
+    with pytest.raises(TypeError, match="non-empty list of HeadTaskModel"):
+        StackedHeadTaskModels([])
+    stack = StackedHeadTaskModels([initial_model(2, 0), initial_model(2, 1)])
+    with pytest.raises(ValueError, match=r"letters must be int64 \(M=2, B, n\)"):
+        stack(torch.zeros(1, 3, N, dtype=torch.int64))
+    with pytest.raises(ValueError, match="expected 2 models"):
+        stack.copy_into([initial_model(2, 0)])
+
+
+def test_side_by_side_training_matches_training_alone_with_torch_adam():
+    """Two seeds trained side by side with helpers.optim.Adam move as each model alone would with
+    torch.optim.Adam (the same update; helpers.optim's square roots are correctly rounded on any CPU)."""
+    head_task._TRAINED.clear()
+    together = train_head_models(2, seeds=[3, 4], steps=4)
+    for result in together:
+        model = initial_model(2, result["seed"])
+        optimizer = torch.optim.Adam(model.parameters(), lr=head_task.LEARNING_RATE)
+        generator = torch.Generator().manual_seed(result["seed"])
+        losses = []
+        for _ in range(4):
+            letters, targets = sample_batch(generator, head_task.BATCH_SIZE)
+            loss = head_task._loss(model(letters)[0], targets)
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            losses.append(loss.item())
+        assert result["losses"] == pytest.approx(losses, rel=1e-4)
+        ours, theirs = dict(result["model"].named_parameters()), dict(model.named_parameters())
+        # W_k's bias adds the same number to every score of a query, which the softmax ignores: its gradient is
+        # 0 up to rounding, and Adam turns that rounding into steps of full size. Every other weight agrees to a
+        # tenth of one step (lr): a gradient near the rounding level moves its weight by a fraction of a step.
+        for name in ours.keys() - {"attention.w_k.bias"}:
+            torch.testing.assert_close(ours[name], theirs[name], atol=head_task.LEARNING_RATE / 10, rtol=0, msg=name)
+        assert (ours["readout.weight"] - theirs["readout.weight"]).abs().max() < 1e-4
+    head_task._TRAINED.clear()
+
+
+def test_cached_seeds_are_not_trained_again():
+    head_task._TRAINED.clear()
+    first = train_head_models(1, seeds=[0, 1], steps=3)
+    again = train_head_models(1, seeds=[1, 2], steps=3)
+    assert again[0] is first[1] and again[1]["seed"] == 2 and len(again[1]["losses"]) == 3
+    assert train_head_model(1, seed=2, steps=3) is again[1]
+    mixed = train_side_by_side([(1, 0), (4, 0), (4, 1)], steps=3)  # two new models, trained together
+    assert mixed[0] is first[0] and [r["n_heads"] for r in mixed] == [1, 4, 4] and mixed[2]["seed"] == 1
+    head_task._TRAINED.clear()
+
+
+@pytest.mark.parametrize(
+    ("seeds", "error", "match"),
+    [([], ValueError, "seeds is empty"), ([1, 1], ValueError, "must differ"), (3, TypeError, "list of ints")],
+)
+def test_train_head_models_rejects_bad_seeds(seeds, error, match):
+    with pytest.raises(error, match=match):
+        train_head_models(2, seeds=seeds)
+
+
+def test_train_side_by_side_rejects_bad_runs():
+    with pytest.raises(ValueError, match="runs is empty"):
+        train_side_by_side([])
+    with pytest.raises(ValueError, match="runs must differ"):
+        train_side_by_side([(2, 0), (2, 0)])
+    with pytest.raises(ValueError, match="n_heads must divide d_model=32"):
+        train_side_by_side([(3, 0)])
+
+
+def test_training_does_not_import_torch_dynamo():
+    """helpers.optim.Adam, not torch.optim.Adam: a fresh kernel does not pay torch._dynamo's import."""
+    code = (
+        "import sys; from helpers.head_task import train_head_models; train_head_models(2, [0], steps=2); "
+        "print('torch._dynamo' in sys.modules)"
+    )
+    shown = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    assert shown == ["False"]
+
+
+# ----------------------------------------------------------------------------------- conclusions over seeds
+
+
+def _row(n_heads, seed, accuracy, roles, first=1.0, previous=1.0):
+    return {
+        "n_heads": n_heads, "seed": seed, "accuracy": accuracy, "first_accuracy": first,
+        "previous_accuracy": previous, "roles": roles,
+    }  # fmt: skip
+
+
+def test_learns_the_task_and_splits_the_jobs():
+    assert learns_the_task({"accuracy": LEARNED}) and not learns_the_task({"accuracy": 0.98})
+    assert splits_the_jobs({"roles": ["previous token", "first token"]})
+    assert not splits_the_jobs({"roles": ["first token", "mixed"]})
+    assert not splits_the_jobs({"roles": ["first token", "first token"]})
+    assert splits_the_jobs({"roles": ["first token", "first token", "previous token", "previous token"]})
+
+
+def test_answers_one_half(trained):
+    first, _ = head_weight_on(trained["weights"])
+    assert answers_one_half(trained["model"], int(first.argmax()))
+    assert not answers_one_half(initial_model(2, 0), 0)  # untrained: neither letter
+
+
+def test_summarise_head_counts_and_the_verdict():
+    rows = [_row(1, s, a, ["mixed"]) for s, a in enumerate([1.0, 0.5, 0.13, 1.0])]
+    rows += [_row(2, s, 1.0, ["first token", "previous token"]) for s in range(4)]
+    summary = summarise_head_counts(rows)
+    assert list(summary) == [1, 2]
+    assert summary[1] == {"seeds": 4, "learned": 2, "median": 0.75, "lowest": 0.13, "highest": 1.0}
+    assert summary[2]["learned"] == 4
+    assert one_head_verdict(summary) == "not supported"  # one head: 2 of 4, two heads: 4 of 4
+    summary[1]["learned"] = 4
+    assert one_head_verdict(summary) == "supported"
+    summary[1]["learned"] = 3
+    assert one_head_verdict(summary) == "partly"
+    summary[1]["learned"], summary[2]["learned"] = 1, 2
+    assert one_head_verdict(summary) == "partly"  # two heads not reliable either
+    with pytest.raises(ValueError, match="head counts 1 and 2"):
+        one_head_verdict({2: summary[2]})
+
+
+def test_head_count_markdown_counts_the_kinds_of_models():
+    rows = [
+        _row(1, 0, 1.0, ["mixed"]),
+        _row(1, 1, 0.13, ["first token"], first=1.0, previous=0.13),
+        _row(1, 2, 0.85, ["mixed"], first=0.98, previous=0.85),
+        _row(2, 0, 1.0, ["first token", "previous token"]),
+        _row(2, 1, 1.0, ["mixed", "mixed"]),
+    ]
+    text = head_count_markdown(rows)
+    assert "**One head.** 1 of 3 models learn the task. Of those, 1 of 1 blend" in text
+    assert "Of the 2 that do not, 1 of 2 lock onto one token" in text and "1 of these 1 get that letter" in text
+    assert "**Two heads.** 2 of 2 models learn the task. In 1 of the 2 each head takes one job. In the other " in text
+    with pytest.raises(ValueError, match="one head and with two heads"):
+        head_count_markdown(rows[:3])
+
+
+def test_twin_heads_sorts_heads_by_whether_their_job_is_shared():
+    model = initial_model(4, 0)
+    result = {"model": model, "roles": ["first token", "first token", "previous token", "mixed"]}
+    twins = twin_heads([result, {"model": model, "roles": ["first token", "previous token", "mixed", "mixed"]}])
+    assert twins["seeds"] == 2 and twins["sharing"] == 1
+    assert len(twins["twin_off"]) == 2 and len(twins["alone_off"]) == 3
+    assert twins["twin_off"][0] == evaluate(model, keep_heads=[1, 2, 3])["accuracy"]
+    assert twins_back_up({"twin_off": [0.9, 0.8], "alone_off": [0.2, 0.1]})
+    assert not twins_back_up({"twin_off": [0.3], "alone_off": [0.2]})
+    with pytest.raises(ValueError, match="heads alone in their job"):
+        twins_back_up({"twin_off": [0.9], "alone_off": []})
+
+
+def test_distance_before_after(trained):
+    before, after = distance_before_after([trained])
+    assert before == [pytest.approx(float(head_distances(evaluate(initial_model(2, 0))["weights"])[0, 1]))]
+    assert after[0] > 0.9 > 0.5 > before[0]
+    with pytest.raises(ValueError, match="two-head models"):
+        distance_before_after([{"n_heads": 4}])
+
+
+def test_describe_spread():
+    assert describe_spread([0.5, 1.0, 0.89]) == "median 89%, 50% to 100%, over 3 heads"
+    assert describe_spread([0.3, 0.25], percent=False, what="seeds") == "median 0.28, 0.25 to 0.30, over 2 seeds"
+    assert describe_spread([]) == "no heads"
+
+
+def test_what_holds_markdown_computes_its_headings():
+    twins = {"seeds": 10, "sharing": 9, "twin_off": [0.9, 0.8], "alone_off": [0.2]}
+    toy = {"before": [0.3] * 10, "after": [0.95] * 10, "halves": 9, "seeds": 10, "twins": twins}
+    minilm = dict(median_low=0.29, median_high=0.46, largest=0.94, untrained_largest=0.05, closest_low=0.14,
+                  closest_high=0.21)  # fmt: skip
+    text = what_holds_markdown(toy, minilm)
+    assert "**Not repeated attempts at one question.**" in text and "**Where the notes are right.**" in text
+    assert "0.95 apart (0.30 before training; medians over 10 seeds)" in text and "typically 0.3 to 0.5" in text
+    assert "a median 85% of the answers right" in text and "leaves 20%." in text
+    weak = dict(toy, halves=3, twins=dict(twins, sharing=2))
+    text = what_holds_markdown(weak, minilm)
+    assert "**Not clearly different questions.**" in text and "**Where the notes are sometimes right.**" in text

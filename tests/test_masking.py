@@ -21,6 +21,7 @@ from helpers.masking import (
     attend,
     batch_vs_alone,
     cheating_experiment,
+    copies_the_answer,
     decoding_steps,
     decoding_table,
     embed,
@@ -44,6 +45,7 @@ from helpers.masking import (
     plot_influence,
     project,
     sentence_mask,
+    stays_honest,
     train_next_token_model,
     weight_on_next_token,
 )
@@ -397,26 +399,77 @@ def test_next_token_model_rejects_bad_tokens(tokens, error, match):
 
 @pytest.fixture(scope="module")
 def cheating():
-    return cheating_experiment(steps=40, test_batch=128)
+    return cheating_experiment(steps=40, seeds=(0, 1), test_batch=128)
+
+
+def test_one_model_per_seed_and_mask(cheating):
+    assert cheating["seeds"] == [0, 1]
+    for name in ("no mask", "causal mask"):
+        entry = cheating[name]
+        for key in ("models", "losses", "final_loss", "training_accuracy", "generation_accuracy", "next_weight"):
+            assert len(entry[key]) == 2, (name, key)
+        assert entry["model"] is entry["models"][0]
+        assert entry["final_loss"] == [losses[-1] for losses in entry["losses"]]
+    assert [m.causal for m in cheating["no mask"]["models"]] == [False, False]
+    assert [m.causal for m in cheating["causal mask"]["models"]] == [True, True]
+    # seed s of the experiment is train_next_token_model(..., seed=s): the same losses
+    _, alone = train_next_token_model(False, steps=40, seed=1)
+    assert cheating["no mask"]["losses"][1] == alone
+    assert not torch.equal(cheating["no mask"]["models"][0].w_q, cheating["no mask"]["models"][1].w_q)
 
 
 def test_unmasked_model_copies_the_answer_and_fails_step_by_step(cheating):
     open_model = cheating["no mask"]
-    assert open_model["final_loss"] < 0.1
-    assert open_model["training_accuracy"] > 0.95
-    assert open_model["generation_accuracy"] < 0.2
-    assert open_model["next_weight"] > 0.8
+    for final_loss, training, generation, weight in zip(
+        open_model["final_loss"],
+        open_model["training_accuracy"],
+        open_model["generation_accuracy"],
+        open_model["next_weight"],
+        strict=True,
+    ):
+        assert final_loss < 0.1 and training > 0.95 and generation < 0.2 and weight > 0.8
+    assert cheating["copies"] == 2
 
 
 def test_masked_model_stays_honest(cheating):
     masked = cheating["causal mask"]
-    assert masked["final_loss"] > 0.9 * math.log(16)
-    assert masked["training_accuracy"] < 0.2
-    assert masked["training_accuracy"] == masked["generation_accuracy"]  # one pass = step by step, exactly
-    assert masked["next_weight"] == 0.0
+    for final_loss, training, generation, weight in zip(
+        masked["final_loss"], masked["training_accuracy"], masked["generation_accuracy"], masked["next_weight"],
+        strict=True,
+    ):  # fmt: skip
+        assert final_loss > 0.9 * math.log(16) and training < 0.2 and weight == 0.0
+        assert training == generation  # one pass = step by step, exactly
+    assert cheating["honest"] == 2
     assert cheating["chance"] == 1 / 16
     text = format_cheating_table(cheating)
-    assert "chance (1/vocab): 6%" in text and "no mask" in text and "causal mask" in text
+    assert "chance (1/vocab): 6%; 2 seeds" in text and "no mask" in text and "causal mask" in text
+    assert "copies the answer" in text and ": 2 of 2 seeds" in text
+
+
+def test_the_verdicts_and_their_thresholds():
+    chance = 1 / 16
+    assert copies_the_answer(1.0, 0.07, chance)
+    assert not copies_the_answer(0.85, 0.07, chance)  # below COPIES with the future visible
+    assert not copies_the_answer(1.0, 0.5, chance)  # step by step far above chance: it predicts, not copies
+    assert stays_honest(0.06, 0.06, chance)
+    assert not stays_honest(0.06, 0.07, chance)  # one pass and step by step must agree exactly
+    assert not stays_honest(0.3, 0.3, chance)  # far above chance
+
+
+def test_format_cheating_table_gives_median_and_range():
+    results = {"chance": 0.0625, "seeds": [0, 1, 2], "copies": 3, "honest": 2}
+    for name, values in (("no mask", (0.0, 1.0, 0.07, 0.95)), ("causal mask", (2.79, 0.06, 0.06, 0.0))):
+        loss, training, generation, weight = values
+        results[name] = {
+            "final_loss": [loss, loss + 0.01, loss + 0.02],
+            "training_accuracy": [training] * 3,
+            "generation_accuracy": [generation - 0.01, generation, generation + 0.01],
+            "next_weight": [weight] * 3,
+        }
+    lines = format_cheating_table(results).splitlines()
+    assert lines[0] == "chance (1/vocab): 6%; 3 seeds, each number the median (lowest–highest)"
+    assert "| 0.01 (0.00–0.02) |" in lines[2] and "7% (6%–8%)" in lines[2] and "0.95 (0.95–0.95)" in lines[2]
+    assert lines[-2].endswith("3 of 3 seeds") and lines[-1].endswith("2 of 3 seeds")
 
 
 def test_training_is_repeatable():
