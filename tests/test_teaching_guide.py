@@ -11,6 +11,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from tolerant_outputs import NUMBER  # a number as printed, the same rule nbval's tolerant mode uses
 
 ROOT = Path(__file__).resolve().parent.parent
 GUIDE = ROOT / "docs" / "teaching.md"
@@ -134,7 +135,6 @@ def test_exercises_are_exactly_the_notebooks_checkers(lessons, path):
 # a compared cell (or one of the notebook's own settings, in its source), so a guide cannot drift from the data
 # or quote digits that only one CPU produces. Run times (### Time needed) are make bench's, on the stated machine.
 QUOTED = re.compile(r"(?<![\w.])\d[\d,]*\.\d+(?![\w.])|(?<![\w.])\d[\d,]*(?:\.\d+)?(?=\s?%)")
-PRINTED = re.compile(r"(?<![\w.])[-−]?\d[\d,]*(?:\.\d+)?(?:[eE][-+−]?\d+)?")
 TEXT_KINDS = ("text/plain", "text/markdown", "text/html")
 
 
@@ -148,7 +148,7 @@ def numbers_printed_or_set(path):
         for output in cell.get("outputs", []):
             texts.append(output.get("text", ""))
             texts.extend(output.get("data", {}).get(kind, "") for kind in TEXT_KINDS)
-    return {number.lstrip("-−") for text in texts for number in PRINTED.findall(str(text))}
+    return {number.lstrip("-−") for text in texts for number in NUMBER.findall(str(text))}
 
 
 @pytest.mark.parametrize("path", NOTEBOOK_PATHS, ids=lambda p: p.stem)

@@ -22,7 +22,7 @@ from nbclient import NotebookClient
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from helpers.numerics import describe, numerics_environment, numerics_mode  # noqa: E402  (imports no torch)
+from helpers.numerics import apply_numerics, describe, numerics_mode  # noqa: E402  (imports no torch)
 
 NOTEBOOKS = ROOT / "notebooks"
 WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
@@ -125,11 +125,9 @@ def execution_environment(numerics=None):
     x86-64 unless ATTENTION_NUMERICS or `numerics` says otherwise), and an empty progress record of its own
     (so stored progress summaries show a fresh learner, and no run touches a real learner's record)."""
     env = dict(os.environ)
-    numerics = numerics or numerics_mode(env)
-    if numerics == "native":
-        for name in numerics_environment("pinned"):
-            env.pop(name, None)
-    env.update(numerics_environment(numerics))
+    if numerics is not None:
+        env["ATTENTION_NUMERICS"] = numerics
+    apply_numerics(env)
     env.update({"PYTHONHASHSEED": "0", "MPLBACKEND": "module://matplotlib_inline.backend_inline"})
     env["ATTENTION_HANDS_ON_PROGRESS"] = str(Path(tempfile.mkdtemp(prefix=PROGRESS_PREFIX)) / "progress.json")
     return env
