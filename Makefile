@@ -15,7 +15,7 @@ TORCH_INDEX ?= https://download.pytorch.org/whl/cpu
 
 .PHONY: install lab test lint outputs bench memory student slides clean
 
-# Numerics (helpers.numerics). Empty: pinned kernels on x86-64, so stored outputs compare byte for byte on any
+# Numerics (helpers.machinery.numerics). Empty: pinned kernels on x86-64, so stored outputs compare byte for byte on any
 # x86-64 CPU, and `make test` then runs the notebooks once more with the machine's own kernels, compared within
 # a stated tolerance (tests/tolerant_outputs.py); native elsewhere (Apple Silicon). NUMERICS=native: everything
 # with the machine's own kernels, compared tolerantly. NUMERICS=pinned: the pinned run only.

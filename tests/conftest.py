@@ -3,7 +3,7 @@ temporary progress record.
 
 Set here, at collection time and before anything imports torch, so the kernels nbval and the browser suite
 start inherit it too:
-- numerics (helpers.numerics): pinned on x86-64 unless ATTENTION_NUMERICS=native; in native mode nbval
+- numerics (helpers.machinery.numerics): pinned on x86-64 unless ATTENTION_NUMERICS=native; in native mode nbval
   compares notebook outputs within the tolerance of tests/tolerant_outputs.py instead of exactly;
 - checks record progress in a temporary file, never in the learner's home folder.
 """
@@ -13,7 +13,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from helpers.numerics import apply_numerics, describe
+from helpers.machinery.numerics import apply_numerics, describe
 
 NUMERICS = apply_numerics()
 if NUMERICS == "native":

@@ -14,12 +14,12 @@ Everything is discovered (notebooks/*.ipynb, helpers/**/*.py), nothing is listed
    - by running them, the cheap plotting helpers with their default titles, and the live figures of
      lesson 09's generation explorer and training monitor: every Axes (colour bars aside) has a
      title, or the figure has one. (Building every registered explorer again here would cost tens
-     of seconds; tests/test_widgets.py already builds them all.)
+     of seconds; tests/test_machinery_explorer.py already builds them all.)
    What this cannot see: a cell or helper that titles one of its Axes and leaves another bare.
 4. Widgets: every ipywidgets control built in helpers has a non-empty description (screen readers
    read it as the control's label), checked in the source for every call, and by walking the widget
    trees of lesson 09's generation explorer and training monitor, whose text box and progress bar are
-   outside the `controls` that tests/test_widgets.py checks for every registered explorer.
+   outside the `controls` that tests/test_machinery_explorer.py checks for every registered explorer.
 """
 
 import ast
@@ -396,16 +396,22 @@ def draw_each_plot_helper():
     """name -> function drawing a small figure with one of the helpers, every title argument left to its default."""
     import torch
 
-    from helpers import bahdanau, complexity, masking, positions, scaling, softmax_variants, tiny_transformer
-    from helpers.plotting import plot_attention, plot_weight_bars
+    from helpers.lessons import l02_scaling_by_sqrt_dk as scaling
+    from helpers.lessons import l03_softmax as softmax_variants
+    from helpers.lessons import l04_masking as masking
+    from helpers.lessons import l07_complexity as complexity
+    from helpers.lessons import l08_before_transformers_bahdanau as bahdanau
+    from helpers.lessons import l09_transformer_end_to_end as end_to_end
+    from helpers.library import positions
+    from helpers.machinery.plotting import plot_attention, plot_weight_bars
 
     ns, weights = [256, 512, 1024, 2048], torch.softmax(torch.randn(4, 4), dim=-1)
     accuracy = {n: {"token_accuracy": 0.9, "sequence_accuracy": 0.5} for n in (3, 5)}
     return {
         "plot_attention": lambda ax: plot_attention(weights, ax),
         "plot_weight_bars": lambda ax: plot_weight_bars(weights[0], ax),
-        "plot_encoding": lambda ax: positions.plot_encoding(positions.sinusoidal_encoding(8, 4), ax),
-        "plot_similarity_by_distance": lambda ax: positions.plot_similarity_by_distance(
+        "plot_encoding": lambda ax: end_to_end.plot_encoding(positions.sinusoidal_encoding(8, 4), ax),
+        "plot_similarity_by_distance": lambda ax: end_to_end.plot_similarity_by_distance(
             positions.sinusoidal_encoding(12, 4), ax, starts=(0,), max_distance=5
         ),
         "plot_influence": lambda ax: masking.plot_influence(weights, list("abcd"), ax),
@@ -419,11 +425,11 @@ def draw_each_plot_helper():
         "plot_weights_by_method": lambda ax: softmax_variants.plot_weights_by_method(
             list("abcd"), {"s": weights[0]}, ax
         ),
-        "plot_losses (09)": lambda ax: tiny_transformer.plot_losses({"run": [2.0, 1.0, 0.5]}, ax),
-        "plot_mistakes_by_length": lambda ax: tiny_transformer.plot_mistakes_by_length(
+        "plot_losses (09)": lambda ax: end_to_end.plot_losses({"run": [2.0, 1.0, 0.5]}, ax),
+        "plot_mistakes_by_length": lambda ax: end_to_end.plot_mistakes_by_length(
             {"all": 0.9, 1: 1.0, 2: 0.75}, {1: 10, 2: 4}, ax
         ),
-        "plot_ablation": lambda ax: tiny_transformer.plot_ablation(weights[:2, :2], 0.9, ax),
+        "plot_ablation": lambda ax: end_to_end.plot_ablation(weights[:2, :2], 0.9, ax),
         "plot_accuracy_by_length": lambda ax: bahdanau.plot_accuracy_by_length({"additive": accuracy}, ax),
     }
 
@@ -514,7 +520,11 @@ def undescribed_controls(source, factories):
         ("import ipywidgets as w\na = w.Dropdown(options=[1], description='')\nb = w.Text(description='name')", 1),
         ("from ipywidgets import Checkbox\nc = Checkbox(value=True)", 1),
         ("import ipywidgets as widgets\nm = widgets.HTML(value='a message')", 0),
-        ("from helpers.explorer import log_slider\ns = log_slider('temperature', -1, 1)\nt = log_slider('', 0, 1)", 1),
+        (
+            "from helpers.machinery.explorer import log_slider\n"
+            "s = log_slider('temperature', -1, 1)\nt = log_slider('', 0, 1)",
+            1,
+        ),
     ],
 )
 def test_the_widget_scan_finds_controls_without_a_description(source, undescribed):
@@ -542,7 +552,7 @@ def controls_in(widget):
 
 @pytest.fixture(scope="module")
 def generation_widgets():
-    from helpers.widgets.generation import TrainingMonitor, generation_explorer
+    from helpers.lessons.l09_transformer_end_to_end.explorer import TrainingMonitor, generation_explorer
 
     return {"generation explorer": generation_explorer(), "training monitor": TrainingMonitor(steps=10)}
 

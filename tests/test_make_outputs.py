@@ -27,7 +27,7 @@ def test_widget_views_become_a_fixed_line_and_state_is_dropped():
 
 
 def test_attention_views_become_a_fixed_line():
-    from helpers.viz import VIEW_MARKER, head_view
+    from helpers.machinery.bertviz_offline import VIEW_MARKER, head_view
 
     assert make_outputs.VIEW_MARKER == VIEW_MARKER
     view = head_view(torch.full((1, 2, 3, 3), 1 / 3), ["a", "b", "c"])

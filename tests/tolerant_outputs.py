@@ -1,7 +1,7 @@
 """Tolerant comparison of notebook outputs, for runs whose kernels are the machine's own (native numerics).
 
 nbval compares a cell's new output with the stored one character for character. With native numerics
-(another CPU, or Apple Silicon, or this machine without helpers.numerics' pinning) the last printed digit
+(another CPU, or Apple Silicon, or this machine without helpers.machinery.numerics' pinning) the last printed digit
 of a measured number may move. In tolerant mode two outputs agree when
 
 - everything but the numbers is identical: words, verdicts, table layout, spacing, signs of life;

@@ -3,12 +3,12 @@
     python tools/bench.py [--out bench.json] [--only PATTERN ...] [--numerics native|pinned]
 
 --numerics: the kernels to time. native (the default) is what a learner's `make lab` runs; pinned is what
-`make outputs` and `make test` run (helpers.numerics); run both to see what pinning costs.
+`make outputs` and `make test` run (helpers.machinery.numerics); run both to see what pinning costs.
 --only keeps the notebooks and widgets whose name contains one of the patterns (e.g. `--only 04 masking`).
 
 floor: a fresh kernel that only runs `import torch, numpy, matplotlib`, timed the same way
 as a notebook (kernel start included). Each notebook's ratio = its time / the floor.
-Widgets: for every explorer in helpers.widgets.EXPLORERS, the median over 20 control changes
+Widgets: for every explorer in helpers.lessons.EXPLORERS, the median over 20 control changes
 of the time from setting a control's value to the state recomputed and the figure redrawn.
 Exits 1 if a target is missed: notebook ratio <= 2 (unless NOTEBOOK_RATIO_TARGETS says
 otherwise), widget median <= 50 ms.
@@ -29,7 +29,7 @@ from nbclient import NotebookClient
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from make_outputs import NOTEBOOKS, execution_environment  # noqa: E402
 
-from helpers.numerics import MODES, apply_numerics, describe  # noqa: E402  (imports no torch)
+from helpers.machinery.numerics import MODES, apply_numerics, describe  # noqa: E402  (imports no torch)
 
 WIDGET_TARGET_MS = 50.0
 NOTEBOOK_RATIO_TARGET = 2.0
@@ -68,7 +68,7 @@ def floor_seconds():
 
 def widget_latencies_ms(factory):
     """Median ms over CHANGES control changes, cycling through every control's values."""
-    from helpers.explorer import control_values
+    from helpers.machinery.explorer import control_values
 
     explorer = factory()
     steps = [(control, value) for control in explorer.controls.values() for value in control_values(control)]
@@ -117,7 +117,7 @@ def main():
     import matplotlib
 
     matplotlib.use("agg")
-    from helpers.widgets import EXPLORERS
+    from helpers.lessons import EXPLORERS
 
     for name, factory in [(name, factory) for name, factory in EXPLORERS.items() if wanted(name)]:
         median = widget_latencies_ms(factory)

@@ -4,7 +4,7 @@
 
 Each notebook runs top to bottom in a new kernel with its folder as working directory.
 Then everything that changes from run to run without meaning anything is removed: widget
-state and widget views (replaced by a fixed line), attention views of helpers.viz (their
+state and widget views (replaced by a fixed line), attention views of helpers.machinery.bertviz_offline (their
 hundreds of kB of inlined JavaScript also replaced by a fixed line), timings, kernel version details,
 progress bars on stderr. Each cell also gets its slide type (see slide_type), so every lesson
 can be presented as slides. Running it twice gives byte-identical files.
@@ -22,16 +22,17 @@ from nbclient import NotebookClient
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from helpers.numerics import apply_numerics, describe, numerics_mode  # noqa: E402  (imports no torch)
+from helpers.machinery.numerics import apply_numerics, describe, numerics_mode  # noqa: E402  (imports no torch)
 
 NOTEBOOKS = ROOT / "notebooks"
 WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
 WIDGET_PLACEHOLDER = "[interactive widget: run this cell in JupyterLab to use it]"
-VIEW_MARKER = "data-attention-hands-on-view"  # helpers.viz.VIEW_MARKER (not imported: keep this tool torch-free)
+# helpers.machinery.bertviz_offline.VIEW_MARKER (not imported: keep this tool torch-free)
+VIEW_MARKER = "data-attention-hands-on-view"
 VIEW_PLACEHOLDER = "[interactive attention view: run this cell in JupyterLab to draw it]"
 PROGRESS_PREFIX = "attention-progress-"  # each run's own empty progress record: a temporary folder
 PROGRESS_TEMP = re.compile(r"/\S*?" + PROGRESS_PREFIX + r"[^/\s]+/progress\.json")
-PROGRESS_SHOWN = "~/.attention_hands_on/progress.json"  # helpers.progress's default file, as it shows it
+PROGRESS_SHOWN = "~/.attention_hands_on/progress.json"  # helpers.machinery.progress's default file, as it shows it
 IGNORE_MARK = "NBVAL_IGNORE_OUTPUT"  # nbval matches it only alone on a comment line
 KERNELSPEC = {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}
 LANGUAGE_INFO = {"name": "python", "pygments_lexer": "ipython3"}
@@ -121,7 +122,7 @@ def clean_notebook(notebook):
 
 
 def execution_environment(numerics=None):
-    """The kernel's environment: fixed hash seed, inline figures, the numerics (helpers.numerics: pinned on
+    """The kernel's environment: fixed hash seed, inline figures, the numerics (helpers.machinery.numerics: pinned on
     x86-64 unless ATTENTION_NUMERICS or `numerics` says otherwise), and an empty progress record of its own
     (so stored progress summaries show a fresh learner, and no run touches a real learner's record)."""
     env = dict(os.environ)

@@ -6,7 +6,7 @@
 Prints one line per computation, `name sha1-of-its-bytes`, for matrix products, softmax, LayerNorm, a GRU
 and a Conv1d (forward and backward), attention, numpy's OpenBLAS and SIMD loops, and 30 steps of training a
 transformer block with the course's Adam. Run it on two machines (or under an emulated CPU:
-tests/test_numerics.py uses `qemu-x86_64 -cpu Haswell-v4`) and diff the outputs: with pinned numerics
+tests/test_machinery_numerics.py uses `qemu-x86_64 -cpu Haswell-v4`) and diff the outputs: with pinned numerics
 every line must match.
 """
 
@@ -15,14 +15,14 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from helpers.numerics import apply_numerics  # noqa: E402  (before torch and numpy: they read it once)
+from helpers.machinery.numerics import apply_numerics  # noqa: E402  (before torch and numpy: they read it once)
 
 MODE = apply_numerics()
 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from helpers.optim import Adam  # noqa: E402
+from helpers.library.optim import Adam  # noqa: E402
 
 
 def digest(values):
@@ -64,20 +64,20 @@ def fingerprints():
     results["30 Adam steps of a transformer block"] = digest(
         torch.cat([p.detach().flatten() for p in block.parameters()])
     )
-    from helpers.tiny_transformer import train
+    from helpers.lessons.l09_transformer_end_to_end.training import train
 
     model, losses = train(steps=25, batch_size=32)
     results["25 steps of lesson 09's transformer"] = digest(
         torch.cat([p.detach().flatten() for p in model.parameters()])
     )
-    from helpers.norm_experiments import training_grid
+    from helpers.lessons.l06_add_and_norm.training import training_grid
 
     settings = [("post_ln", 2, 0.03, 0), ("pre_ln", 2, 0.03, 0)]
     grid = training_grid(settings, seeds=[0, 1], steps=20, eval_sequences=32)
     results["20 steps of lesson 06's stacked blocks"] = digest(
         np.concatenate([np.asarray(run["loss"]).ravel() for run in grid.values()])
     )
-    from helpers.bahdanau import train_seeds
+    from helpers.lessons.l08_before_transformers_bahdanau.training import train_seeds
 
     results["20 steps of lesson 08's stacked seq2seq"] = digest(train_seeds(seeds=(0, 1), steps=20).losses)
     array = np.random.default_rng(0).standard_normal((300, 300))

@@ -1,0 +1,193 @@
+"""06_add_and_norm's exercises: RMSNorm by hand, Pre-LN wiring, the residual stream's growth, and a probe."""
+
+import math
+
+import torch
+
+from helpers.lessons.l06_add_and_norm.blocks import VARIANTS, AddNormBlock, add_and_norm, layer_norm
+from helpers.machinery.exercise_checking import call_learner, error_hint, report
+
+__all__ = ["check_rms_norm", "check_pre_ln", "check_residual_rms", "check_output_is_normalised"]
+
+
+def _randn(*shape, seed=0):
+    return torch.randn(*shape, generator=torch.Generator().manual_seed(seed))
+
+
+# --------------------------------------------------------------------------- exercise 1
+
+
+RMS_NORM_HINT = "divide each token by the root of the mean of its squared features: x / sqrt(mean(x², dim=-1) + eps)"
+
+
+def _rms_norm_mistake(x, answer, eps):
+    """A hint naming the likely mistake, by comparing with common wrong versions."""
+    mean_square = x.pow(2).mean(dim=-1, keepdim=True)
+    wrong = {
+        "that is LayerNorm: RMSNorm does not subtract the mean": layer_norm(x, eps=eps),
+        "eps goes inside the square root: sqrt(mean(x²) + eps)": x / (mean_square.sqrt() + eps),
+        "take the square root of the mean square: x / sqrt(mean(x²) + eps)": x / (mean_square + eps),
+        "take the mean over each token's features (dim=-1), not over the whole tensor": x
+        / torch.sqrt(x.pow(2).mean() + eps),
+    }
+    for hint, value in wrong.items():
+        if answer.shape == value.shape and torch.allclose(answer, value, atol=1e-4, rtol=1e-4):
+            return hint
+    return RMS_NORM_HINT
+
+
+def check_rms_norm(fn):
+    """Exercise 1: fn(x, eps) is RMSNorm: each token of x (..., d_model) divided by its root mean square."""
+    title = "Exercise 1: RMSNorm, LayerNorm without the mean"
+    cases = [
+        ("x of shape (2, 5, 16), features of very different scales", _randn(2, 5, 16) * torch.linspace(0.1, 9, 16) + 3),
+        ("one token (16,)", _randn(16, seed=1)),
+        ("tokens with a tiny size (mean square 1e-6, close to eps)", _randn(3, 8, seed=3) * 1e-3),
+        ("a token of zeros (eps keeps it finite)", torch.zeros(2, 6)),
+    ]
+    results = []
+    for description, x in cases:
+        answer, error = call_learner(fn, x.clone(), 1e-6)
+        if error is not None:
+            results.append((description, False, error_hint(error, RMS_NORM_HINT)))
+            return report(title, results)
+        if not isinstance(answer, torch.Tensor) or answer.shape != x.shape:
+            shape = tuple(answer.shape) if isinstance(answer, torch.Tensor) else type(answer).__name__
+            results.append((f"{description}: returns a tensor of shape {tuple(x.shape)}", False,
+                            f"got {shape}; keep the shape: take the mean with keepdim=True"))  # fmt: skip
+            return report(title, results)
+        expected = torch.nn.functional.rms_norm(x, x.shape[-1:], eps=1e-6)
+        finite = bool(torch.isfinite(answer).all())
+        matches = finite and torch.allclose(answer, expected, atol=1e-4, rtol=1e-4)
+        hint = _rms_norm_mistake(x, answer, 1e-6) if finite else "a NaN or inf: did you forget eps?"
+        results.append((f"{description}: matches torch.nn.functional.rms_norm", matches, hint))
+    return report(title, results)
+
+
+# --------------------------------------------------------------------------- exercise 2
+
+
+def check_pre_ln(fn):
+    """Exercise 2: fn(x, sublayer, norm) wraps a sublayer the Pre-LN way: x + sublayer(norm(x))."""
+    title = "Exercise 2: the Pre-LN wiring"
+    torch.manual_seed(0)
+    block = AddNormBlock(8, 2, 16, variant="pre_ln")
+    with torch.no_grad():
+        block.norm1.weight.mul_(2.0)
+    x = _randn(2, 4, 8, seed=3) * 3 + 1
+    cases = [
+        ("with a feed-forward sublayer and a LayerNorm", block.ff, block.norm1),
+        ("with attention as the sublayer", lambda u: block.attn(u)[0], block.norm1),
+        ("with sublayer = 2·u and norm = u / 10 (easy to follow by hand)", lambda u: 2 * u, lambda u: u / 10),
+    ]
+    results = []
+    with torch.no_grad():
+        for description, sublayer, norm in cases:
+            answer, error = call_learner(fn, x.clone(), sublayer, norm)
+            if error is not None:
+                results.append((description, False, error_hint(error, "return x + sublayer(norm(x))")))
+                break
+            expected = add_and_norm(x, sublayer, norm, "pre_ln")
+            ok = isinstance(answer, torch.Tensor) and answer.shape == x.shape and torch.allclose(answer, expected)
+            hint = "Pre-LN normalises the sublayer's input and adds the untouched x: x + sublayer(norm(x))"
+            if isinstance(answer, torch.Tensor) and answer.shape == x.shape and not ok:
+                for variant, advice in (
+                    ("post_ln", "that is Post-LN, norm(x + sublayer(x)); Pre-LN moves the norm inside the branch"),
+                    ("residual", "the norm is missing: the sublayer should see norm(x)"),
+                ):
+                    if torch.allclose(answer, add_and_norm(x, sublayer, norm, variant)):
+                        hint = advice
+                if torch.allclose(answer, sublayer(norm(x))):
+                    hint = "the residual path is missing: add x to the sublayer's output"
+                if torch.allclose(answer, norm(x) + sublayer(norm(x))):
+                    hint = "add the original x, not norm(x): the residual stream itself is never normalised"
+            results.append((f"{description}: equals x + sublayer(norm(x))", ok, hint))
+    return report(title, results)
+
+
+# --------------------------------------------------------------------------- exercise 3
+
+
+def simulate_residual_rms(rms0, c, depth, d=256, seed=0):
+    """The RMS of x after `depth` steps x ← x + f, where f is fresh noise of variance c·Var(x): uncorrelated with x."""
+    generator = torch.Generator().manual_seed(seed)
+    x = torch.randn(64, d, generator=generator, dtype=torch.float64)
+    x = x * rms0 / x.pow(2).mean().sqrt()
+    for _ in range(depth):
+        x = x + math.sqrt(c) * x.pow(2).mean().sqrt() * torch.randn(64, d, generator=generator, dtype=torch.float64)
+    return float(x.pow(2).mean().sqrt())
+
+
+def check_residual_rms(fn):
+    """Exercise 3: fn(rms0, c, depth) predicts the RMS of the stream after `depth` residual blocks.
+
+    Each block adds f(x), uncorrelated with x, with Var(f(x)) = c·Var(x): the answer is rms0·(1 + c)^(depth/2).
+    """
+    title = "Exercise 3: how fast does the residual stream grow?"
+    results = []
+    cases = [(1.0, 0.16, 48), (2.0, 1.0, 3), (0.5, 0.0, 10), (1.0, 0.3, 0)]
+    for rms0, c, depth in cases:
+        answer, error = call_learner(fn, rms0, c, depth)
+        description = f"residual_rms({rms0}, {c}, {depth})"
+        if error is not None:
+            results.append((f"{description} runs", False, error_hint(error, "use rms0 * (1 + c) ** (depth / 2)")))
+            return report(title, results)
+        expected = rms0 * (1 + c) ** (depth / 2)
+        is_number = isinstance(answer, (int, float)) and not isinstance(answer, bool) and math.isfinite(answer)
+        ok = is_number and math.isclose(answer, expected, rel_tol=1e-3)
+        hint = "variances of uncorrelated terms add: Var(x + f(x)) = (1 + c)·Var(x) per block; the RMS is its root"
+        if is_number and math.isclose(answer, rms0 * (1 + c) ** depth, rel_tol=1e-3) and depth and c:
+            hint = "(1 + c) multiplies the variance; the RMS is the square root of the variance"
+        elif is_number and math.isclose(answer, rms0 * (1 + depth * c) ** 0.5, rel_tol=1e-3) and depth > 1 and c:
+            hint = "each block multiplies the variance by (1 + c): the growth compounds, it does not add up"
+        if not is_number:
+            hint = "return a number (a float)"
+        if ok and (rms0, c, depth) == cases[0]:
+            measured = simulate_residual_rms(rms0, c, depth)
+            description += f" = {answer:.2f}; a simulation with d = 256 measures {measured:.2f}"
+        results.append((description, ok, hint))
+    return report(title, results)
+
+
+# --------------------------------------------------------------------------- exercise 4
+
+
+def _probe_blocks():
+    """(description, block) pairs: the five variants at initialisation, and two LayerNorm-like traps."""
+    blocks = []
+    for i, variant in enumerate(VARIANTS):
+        torch.manual_seed(10 + i)
+        blocks.append((variant, AddNormBlock(16, 2, 32, variant=variant).eval()))
+    blocks.append(("LayerNorm with γ = 2 (every token mean 0, variance 4)", lambda x: 2 * layer_norm(x)))
+    blocks.append(("a plain LayerNorm", lambda x: layer_norm(x)))
+    return blocks
+
+
+def check_output_is_normalised(fn):
+    """Exercise 4: fn(block, x) returns True if every token of block(x) has mean ≈ 0 and variance ≈ 1."""
+    title = "Exercise 4: which blocks hand on a normalised stream?"
+    x = _randn(2, 6, 16, seed=4) * 2 + 0.5
+    results = []
+    for description, block in _probe_blocks():
+        answer, error = call_learner(fn, block, x.clone())
+        if error is not None:
+            advice = "compute y = block(x), then y.mean(dim=-1) and y.var(dim=-1, unbiased=False) per token"
+            results.append((f"{description}: runs", False, error_hint(error, advice)))
+            return report(title, results)
+        with torch.no_grad():
+            y = block(x)
+        expected = bool(torch.allclose(y, layer_norm(y), atol=1e-3))  # already what LayerNorm (γ = 1, β = 0) gives
+        if isinstance(answer, torch.Tensor) and answer.numel() == 1 and answer.dtype == torch.bool:
+            answer = bool(answer)
+        if not isinstance(answer, bool):
+            results.append((f"{description}: returns True or False", False, f"got {answer!r}; return a bool"))
+            return report(title, results)
+        hint = (
+            "a LayerNorm output has, per token, mean 0 and variance 1: test both, per token, with a tolerance "
+            "(torch.allclose(..., atol=1e-3))"
+        )
+        if description == "pre_ln" and answer:
+            hint = "Pre-LN normalises what goes into the sublayers; the stream x + f(norm(x)) it hands on is not"
+        verdict = "normalised" if expected else "not normalised"
+        results.append((f"{description}: its output is {verdict} (you said {answer})", answer == expected, hint))
+    return report(title, results)

@@ -1,0 +1,211 @@
+"""08_before_transformers_bahdanau's exercises: the additive score, the context vector, additive scores
+for every pair, and the sequential steps of the decoder against self-attention's one product."""
+
+import math
+
+import torch
+
+from helpers.lessons.l08_before_transformers_bahdanau.alignment_model import additive_scores
+from helpers.lessons.l08_before_transformers_bahdanau.costs import count_decoder_steps
+from helpers.lessons.l08_before_transformers_bahdanau.reversal_task import reversal_batch
+from helpers.lessons.l08_before_transformers_bahdanau.seq2seq import Seq2Seq
+from helpers.machinery.exercise_checking import PLACEHOLDER_ADVICE, call_learner, report
+
+__all__ = ["check_additive_score", "check_context", "check_all_pairs", "check_sequential_steps"]
+
+
+def _error_hint(error, advice):
+    """The learner's error, with advice."""
+    return f"{error}; {advice}"
+
+
+def _failed_run(fn, label, error, advice):
+    """The result line for a learner function that raised: the untouched placeholder gets a plainer one."""
+    if error.startswith("NotImplementedError"):
+        return (f"{getattr(fn, '__name__', 'your function')} is written", False, PLACEHOLDER_ADVICE)
+    return (f"{label}: runs", False, _error_hint(error, advice))
+
+
+def _as_tensor(value):
+    return value if isinstance(value, torch.Tensor) else None
+
+
+def _alignment_case(seed, n=5, d_dec=3, d_enc=4, d_a=6):
+    """One decoder state and its annotations, with sizes all different so a transposed matrix fails."""
+    generator = torch.Generator().manual_seed(seed)
+    s = torch.randn(d_dec, generator=generator, dtype=torch.float64)
+    h = torch.randn(n, d_enc, generator=generator, dtype=torch.float64)
+    W = torch.randn(d_a, d_dec, generator=generator, dtype=torch.float64)
+    U = torch.randn(d_a, d_enc, generator=generator, dtype=torch.float64)
+    v = torch.randn(d_a, generator=generator, dtype=torch.float64)
+    return s, h, W, U, v
+
+
+# --------------------------------------------------------------------------- exercise 1
+
+SCORE_HINT = "W @ s is (d_a,), h @ U.T is (n, d_a): add them (broadcasting), tanh, then multiply by v"
+
+
+def check_additive_score(fn):
+    """Exercise 1: fn(s, h, W, U, v) -> scores (n,) = vᵀ tanh(W s + U h_j) for one decoder state s."""
+    title = "Exercise 1: Bahdanau's additive score"
+    results = []
+    cases = [_alignment_case(0), _alignment_case(1, n=1), _alignment_case(2, n=7, d_a=1)]
+    for index, (s, h, W, U, v) in enumerate(cases):
+        n = h.shape[0]
+        label = f"case {index + 1} (n={n}, d_dec={s.shape[0]}, d_enc={h.shape[1]}, d_a={W.shape[0]})"
+        value, error = call_learner(fn, s.clone(), h.clone(), W.clone(), U.clone(), v.clone())
+        if error is not None:
+            results.append(_failed_run(fn, label, error, SCORE_HINT))
+            break
+        scores = _as_tensor(value)
+        if scores is None or scores.shape != (n,):
+            got = tuple(scores.shape) if scores is not None else type(value).__name__
+            results.append((f"{label}: returns a tensor of shape ({n},)", False, f"got {got}; one score per j"))
+            break
+        expected = additive_scores(s, h, W, U, v)
+        hint = SCORE_HINT
+        no_tanh = (W @ s + h @ U.T) @ v
+        if torch.allclose(scores.double(), torch.softmax(expected, -1)):
+            hint = "these are the weights (after the softmax); return the scores, before it"
+        elif torch.allclose(scores.double(), no_tanh):
+            hint = "apply tanh to W s + U h_j before multiplying by v: without it the score is linear"
+        ok = torch.allclose(scores.double(), expected, atol=1e-6)
+        results.append((f"{label}: scores match vᵀ tanh(W s + U h_j)", ok, hint))
+        if not ok:
+            break
+    return report(title, results)
+
+
+# --------------------------------------------------------------------------- exercise 2
+
+CONTEXT_HINT = "weights = torch.softmax(scores, dim=-1); context = weights @ h (a weighted average of the rows of h)"
+
+
+def check_context(fn):
+    """Exercise 2: fn(scores (n,), h (n, d_enc)) -> (context (d_enc,), weights (n,))."""
+    title = "Exercise 2: alignment weights and the context vector"
+    results = []
+    generator = torch.Generator().manual_seed(3)
+    h = torch.randn(5, 4, generator=generator, dtype=torch.float64)
+    cases = [
+        ("random scores", torch.randn(5, generator=generator, dtype=torch.float64), h),
+        ("one source position", torch.tensor([0.7], dtype=torch.float64), h[:1]),
+        ("scores around 1000", torch.tensor([1000.0, 999.0, 0.0, -5.0, 1000.0], dtype=torch.float64), h),
+    ]
+    for label, scores, annotations in cases:
+        value, error = call_learner(fn, scores.clone(), annotations.clone())
+        if error is not None:
+            results.append(_failed_run(fn, label, error, CONTEXT_HINT))
+            break
+        if not (isinstance(value, tuple) and len(value) == 2 and all(isinstance(x, torch.Tensor) for x in value)):
+            results.append((f"{label}: returns (context, weights)", False, "return two tensors: context, weights"))
+            break
+        context, weights = value
+        n, d_enc = annotations.shape
+        if context.shape != (d_enc,) or weights.shape != (n,):
+            got = f"context {tuple(context.shape)}, weights {tuple(weights.shape)}"
+            results.append((f"{label}: shapes context ({d_enc},), weights ({n},)", False, f"got {got}"))
+            break
+        expected_weights = torch.softmax(scores, dim=-1)
+        expected_context = expected_weights @ annotations
+        finite = bool(torch.isfinite(weights).all() and torch.isfinite(context).all())
+        if not finite:
+            results.append(
+                (f"{label}: no NaN or inf", False, "exp(1000) overflows: use torch.softmax, or subtract the max first")
+            )
+            break
+        weights_ok = torch.allclose(weights.double(), expected_weights, atol=1e-6)
+        hint = CONTEXT_HINT
+        if abs(float(weights.double().sum()) - 1) > 1e-6:
+            hint = "the weights must sum to 1 over the source positions: a softmax of the scores"
+        results.append((f"{label}: weights = softmax(scores)", weights_ok, hint))
+        if not weights_ok:
+            break
+        context_ok = torch.allclose(context.double(), expected_context, atol=1e-6)
+        hint = CONTEXT_HINT
+        if torch.allclose(context.double(), annotations.mean(dim=0), atol=1e-6):
+            hint = "that is the plain mean of h; weight each row h_j by weights_j"
+        results.append((f"{label}: context = Σ_j weights_j h_j", context_ok, hint))
+        if not context_ok:
+            break
+    return report(title, results)
+
+
+# --------------------------------------------------------------------------- exercise 3
+
+PAIRS_HINT = "q[:, None, :] + k[None, :, :] is (n_q, n_k, d_a): every query beside every key; tanh, then @ v"
+
+
+def check_all_pairs(fn):
+    """Exercise 3: fn(q (n_q, d_a), k (n_k, d_a), v (d_a,)) -> scores (n_q, n_k) = vᵀ tanh(q_i + k_j)."""
+    title = "Exercise 3: additive scores for every query and every key"
+    results = []
+    generator = torch.Generator().manual_seed(4)
+    cases = [(3, 5, 4), (1, 1, 2), (6, 2, 3)]
+    for n_q, n_k, d_a in cases:
+        q = torch.randn(n_q, d_a, generator=generator, dtype=torch.float64)
+        k = torch.randn(n_k, d_a, generator=generator, dtype=torch.float64)
+        v = torch.randn(d_a, generator=generator, dtype=torch.float64)
+        label = f"n_q={n_q}, n_k={n_k}, d_a={d_a}"
+        value, error = call_learner(fn, q.clone(), k.clone(), v.clone())
+        if error is not None:
+            results.append(_failed_run(fn, label, error, PAIRS_HINT))
+            break
+        scores = _as_tensor(value)
+        if scores is None or scores.shape != (n_q, n_k):
+            got = tuple(scores.shape) if scores is not None else type(value).__name__
+            results.append((f"{label}: shape ({n_q}, {n_k})", False, f"got {got}; one row per query. {PAIRS_HINT}"))
+            break
+        expected = torch.tanh(q[:, None, :] + k[None, :, :]) @ v
+        hint = PAIRS_HINT
+        if n_k == n_q and torch.allclose(scores.double(), (q @ k.T) / math.sqrt(d_a)):
+            hint = "that is the (scaled) dot product q·kᵀ; the additive score is vᵀ tanh(q_i + k_j)"
+        elif torch.allclose(scores.double(), (q[:, None, :] + k[None, :, :]) @ v):
+            hint = "apply tanh to q_i + k_j before multiplying by v"
+        ok = torch.allclose(scores.double(), expected, atol=1e-6)
+        results.append((f"{label}: scores[i, j] = vᵀ tanh(q_i + k_j)", ok, hint))
+        if not ok:
+            break
+    return report(title, results)
+
+
+# --------------------------------------------------------------------------- exercise 4
+
+
+def _is_count(value):
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def check_sequential_steps(decoder_steps, score_products, batch_size=8, n=5, m=15):
+    """Exercise 4: how many decoder steps to write m letters for each of `batch_size` sources of n letters,
+    and how many matrix products for one self-attention's scores of all positions (the whole batch)."""
+    title = "Exercise 4: sequential steps, RNN decoder against self-attention"
+    results = []
+    results.append(("decoder_steps is a whole number", _is_count(decoder_steps), "write an int, e.g. 5"))
+    results.append(("score_products is a whole number", _is_count(score_products), "write an int, e.g. 5"))
+    if not all(ok for _, ok, _ in results):
+        return report(title, results)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        model = Seq2Seq("additive")
+    source, _ = reversal_batch(batch_size, n, torch.Generator().manual_seed(0))
+    measured = count_decoder_steps(model, source, m=m)
+    hint = "the decoder writes one letter per step, and each step needs the state of the step before"
+    if decoder_steps == n:
+        hint = f"the decoder runs once per letter it writes ({m} here), not once per source letter"
+    elif decoder_steps in (batch_size * m, batch_size * n):
+        hint = f"the {batch_size} sources of the batch go through each step side by side, in one call"
+    elif decoder_steps == n * m:
+        hint = "each step scores all n source positions at once; count the steps, not the scores"
+    elif decoder_steps == n + m:
+        hint = "count the decoder's steps only (the encoder's loop is another one)"
+    results.append((f"decoder_steps: the GRU cell runs {measured} times (counted)", decoder_steps == measured, hint))
+    hint = "q @ kᵀ gives every query's scores against every key in one (batched) matrix product"
+    if score_products > 1:
+        hint = (
+            "one product per query is what the RNN decoder does; self-attention stacks all the queries, and a "
+            "batched matrix product (B, n, d) @ (B, d, n) does the whole batch at once"
+        )
+    results.append(("score_products: one batched product q @ kᵀ", score_products == 1, hint))
+    return report(title, results)

@@ -1,0 +1,109 @@
+"""helpers.machinery.measurement: the operation meter (peak memory, FLOPs, operations) and the timers."""
+
+import functools
+
+import pytest
+import torch
+
+from helpers.machinery import measurement
+from helpers.machinery.threads import one_thread
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    """Many small operations: on a busy machine, a second thread mostly waits for its share of a core."""
+    with one_thread():
+        yield
+
+
+def _randn(*shape, seed=0):
+    return torch.randn(*shape, generator=torch.Generator().manual_seed(seed))
+
+
+# --------------------------------------------------------------------------- OpMeter
+
+
+def test_meter_counts_a_new_tensor_and_frees_it():
+    x = _randn(100, 100)
+    assert measurement.peak_memory(lambda: x + 1) == 4 * 100 * 100
+    assert measurement.peak_memory(lambda: x.to(torch.float64) * 2) == 2 * 8 * 100 * 100  # both alive at the multiply
+
+
+def test_meter_ignores_views_in_place_operations_and_existing_tensors():
+    x = _randn(64, 64)
+    assert measurement.peak_memory(lambda: x.transpose(0, 1)[1:].reshape(-1, 64)) == 0  # views of an input
+    assert measurement.peak_memory(lambda: x.transpose(0, 1).reshape(-1)) == 4 * 64 * 64  # a copy: not contiguous
+    assert measurement.peak_memory(lambda: x.mul_(1.0)) == 0  # in place
+
+    def temporary_then_result():
+        y = x * 2  # freed when the function returns its view
+        return y[:1].clone()
+
+    assert measurement.peak_memory(temporary_then_result) == 4 * 64 * 64 + 4 * 64
+
+
+def test_meter_sees_memory_freed_before_the_peak():
+    x = _randn(256)
+
+    def one_after_another():
+        for _ in range(5):
+            y = x.repeat(100)  # 100 KB, freed before the next
+            del y
+        return None
+
+    assert measurement.peak_memory(one_after_another) == 4 * 256 * 100
+
+
+def test_meter_counts_matmul_flops_and_operations():
+    a, b = _randn(3, 5, 7), _randn(3, 7, 2)
+    ops, flops = measurement.count_ops(lambda: torch.bmm(a, b))
+    assert (ops, flops) == (1, 2 * 3 * 5 * 7 * 2)
+    layer = torch.nn.Linear(7, 4)
+    _, flops = measurement.count_ops(lambda: layer(_randn(6, 7)))
+    assert flops == 2 * 6 * 7 * 4
+
+
+def test_meter_rejects_non_callables():
+    with pytest.raises(TypeError, match="fn must be a function"):
+        measurement.peak_memory(3)
+    with pytest.raises(TypeError, match="fn must be a function"):
+        measurement.count_ops("x")
+
+
+def test_meter_is_not_wrapped_for_torch_compile():
+    """TorchDispatchMode wraps __torch_dispatch__ to skip torch.compile, which imports it: seconds in a fresh kernel."""
+    assert measurement.OpMeter._should_skip_dynamo() is False
+    assert "__wrapped__" not in vars(measurement.OpMeter.__dict__["__torch_dispatch__"])
+
+
+def test_counted_flops_agree_with_the_meter():
+    layer, x = torch.nn.Linear(7, 4), _randn(6, 7)
+    assert measurement.counted_flops(layer, x) == measurement.count_ops(lambda: layer(x))[1] == 2 * 6 * 7 * 4
+    with pytest.raises(TypeError, match="module must be an nn.Module"):
+        measurement.counted_flops(lambda x: x, x)
+
+
+# --------------------------------------------------------------------------- timers
+
+
+def test_time_call_returns_a_median():
+    assert measurement.time_call(lambda: None, repeats=3) >= 0
+    with pytest.raises(ValueError, match="repeats must be >= 1"):
+        measurement.time_call(lambda: None, repeats=0)
+
+
+def test_interleaved_timings_time_every_function_on_one_thread():
+    threads, updates = [], []
+
+    class Bar:
+        def update(self):
+            updates.append(1)
+
+    def record():
+        threads.append(torch.get_num_threads())
+
+    timings = measurement.interleaved_timings({"a": record, "b": functools.partial(sum, [1, 2])}, repeats=2, bar=Bar())
+    assert set(timings) == {"a", "b"} and all(seconds >= 0 for seconds in timings.values())
+    assert set(threads) == {1} and len(updates) == 2 * (2 + 1)  # one warm-up round, then 2 timed rounds
+    with pytest.raises(ValueError, match="repeats must be >= 1"):
+        measurement.interleaved_timings({"a": record}, repeats=0)
