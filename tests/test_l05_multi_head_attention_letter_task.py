@@ -1,5 +1,5 @@
 """Lesson 05's letter task (helpers.lessons.l05_multi_head_attention): the task and its data (letter_task), its model
-(head_task_model), training side by side (side_by_side, training), and the measurements of its heads (head_roles,
+(letter_task_model), training side by side (side_by_side, training), and the measurements of its heads (head_roles,
 head_counts, what_holds)."""
 
 import subprocess
@@ -8,7 +8,7 @@ import sys
 import pytest
 import torch
 
-from helpers.lessons.l05_multi_head_attention import head_task_model, training
+from helpers.lessons.l05_multi_head_attention import letter_task_model, training
 from helpers.lessons.l05_multi_head_attention.head_costs import head_distances
 from helpers.lessons.l05_multi_head_attention.head_counts import (
     LEARNED,
@@ -27,7 +27,6 @@ from helpers.lessons.l05_multi_head_attention.head_roles import (
     head_weight_on,
     splits_the_jobs,
 )
-from helpers.lessons.l05_multi_head_attention.head_task_model import HeadTaskModel, evaluate, initial_model
 from helpers.lessons.l05_multi_head_attention.letter_task import (
     LETTERS,
     NO_TARGET,
@@ -37,7 +36,8 @@ from helpers.lessons.l05_multi_head_attention.letter_task import (
     pair_name,
     sample_batch,
 )
-from helpers.lessons.l05_multi_head_attention.side_by_side import StackedHeadTaskModels
+from helpers.lessons.l05_multi_head_attention.letter_task_model import LetterTaskModel, evaluate, initial_model
+from helpers.lessons.l05_multi_head_attention.side_by_side import StackedLetterTaskModels
 from helpers.lessons.l05_multi_head_attention.training import train_head_model, train_head_models, train_side_by_side
 from helpers.lessons.l05_multi_head_attention.what_holds import distance_before_after, what_holds_markdown
 
@@ -85,7 +85,7 @@ def test_model_shapes_and_input_checks():
         model(letters + V)
     with pytest.raises(ValueError, match="n_heads must divide d_model=32"):
         initial_model(3)
-    assert isinstance(model, HeadTaskModel) and model.n_heads == 4
+    assert isinstance(model, LetterTaskModel) and model.n_heads == 4
 
 
 def test_keep_all_heads_equals_the_normal_forward():
@@ -187,7 +187,7 @@ def test_compare_head_counts_reuses_the_cache(trained):
 
 
 def test_evaluate_rejects_other_models():
-    with pytest.raises(TypeError, match="model must be a HeadTaskModel"):
+    with pytest.raises(TypeError, match="model must be a LetterTaskModel"):
         evaluate(torch.nn.Linear(2, 2))
 
 
@@ -196,7 +196,7 @@ def test_evaluate_rejects_other_models():
 
 def test_stacked_models_compute_what_each_model_computes():
     models = [initial_model(h, seed) for h, seed in ((2, 0), (2, 1), (1, 0), (4, 2))]  # three groups of heads
-    stack = StackedHeadTaskModels(models)
+    stack = StackedLetterTaskModels(models)
     assert stack.groups == [(0, 2, 2), (2, 3, 1), (3, 4, 4)]
     letters = torch.stack([sample_batch(torch.Generator().manual_seed(s), 5)[0] for s in range(4)])  # (4, 5, n)
     with torch.no_grad():
@@ -215,7 +215,7 @@ def test_stacked_models_compute_what_each_model_computes():
 
 def test_copy_into_writes_each_models_weights_back():
     models = [initial_model(4, seed) for seed in (5, 6)]
-    stack = StackedHeadTaskModels(models)
+    stack = StackedLetterTaskModels(models)
     with torch.no_grad():
         for p in stack.parameters():
             p.add_(1.0)
@@ -228,10 +228,10 @@ def test_copy_into_writes_each_models_weights_back():
 
 def test_stacked_models_reject_bad_input():
     with pytest.raises(ValueError, match=r"must agree on \(d_model, n\)"):
-        StackedHeadTaskModels([initial_model(1), HeadTaskModel(2, d_model=16)])
-    with pytest.raises(TypeError, match="non-empty list of HeadTaskModel"):
-        StackedHeadTaskModels([])
-    stack = StackedHeadTaskModels([initial_model(2, 0), initial_model(2, 1)])
+        StackedLetterTaskModels([initial_model(1), LetterTaskModel(2, d_model=16)])
+    with pytest.raises(TypeError, match="non-empty list of LetterTaskModel"):
+        StackedLetterTaskModels([])
+    stack = StackedLetterTaskModels([initial_model(2, 0), initial_model(2, 1)])
     with pytest.raises(ValueError, match=r"letters must be int64 \(M=2, B, n\)"):
         stack(torch.zeros(1, 3, N, dtype=torch.int64))
     with pytest.raises(ValueError, match="expected 2 models"):
@@ -250,7 +250,7 @@ def test_side_by_side_training_matches_training_alone_with_torch_adam():
         losses = []
         for _ in range(4):
             letters, targets = sample_batch(generator, training.BATCH_SIZE)
-            loss = head_task_model._loss(model(letters)[0], targets)
+            loss = letter_task_model._loss(model(letters)[0], targets)
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()

@@ -107,3 +107,30 @@ def test_interleaved_timings_time_every_function_on_one_thread():
     assert set(threads) == {1} and len(updates) == 2 * (2 + 1)  # one warm-up round, then 2 timed rounds
     with pytest.raises(ValueError, match="repeats must be >= 1"):
         measurement.interleaved_timings({"a": record}, repeats=0)
+
+
+def test_median_call_seconds_runs_each_call_once_in_order_and_takes_the_median(monkeypatch):
+    clock = iter([0.0, 1.0, 1.0, 4.0, 4.0, 6.0])  # three calls lasting 1 s, 3 s and 2 s
+    monkeypatch.setattr(measurement.time, "perf_counter", lambda: next(clock))
+    ran = []
+    calls = [functools.partial(ran.append, i) for i in range(3)]
+    assert measurement.median_call_seconds(calls) == 2.0
+    assert ran == [0, 1, 2]
+
+
+def test_median_call_seconds_takes_each_call_from_a_generator_just_before_it_runs():
+    state = {"value": 0}
+
+    def changes():
+        for value in (1, 1, 2):
+            if state["value"] != value:  # decided from what the last call left
+                yield functools.partial(state.update, value=value)
+
+    assert measurement.median_call_seconds(changes()) >= 0
+    assert state["value"] == 2
+
+
+@pytest.mark.parametrize(("calls", "error"), [([], ValueError), (iter(()), ValueError), ([1], TypeError)])
+def test_median_call_seconds_refuses_nothing_to_time(calls, error):
+    with pytest.raises(error):
+        measurement.median_call_seconds(calls)

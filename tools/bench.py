@@ -15,10 +15,10 @@ otherwise), widget median <= 50 ms.
 """
 
 import argparse
+import functools
 import itertools
 import json
 import os
-import statistics
 import sys
 import time
 from pathlib import Path
@@ -69,19 +69,22 @@ def floor_seconds():
 def widget_latencies_ms(factory):
     """Median ms over CHANGES control changes, cycling through every control's values."""
     from helpers.machinery.explorer import control_values
+    from helpers.machinery.measurement import median_call_seconds
 
     explorer = factory()
     steps = [(control, value) for control in explorer.controls.values() for value in control_values(control)]
-    timings = []
-    for control, value in itertools.islice(itertools.cycle(steps), CHANGES):
-        if control.value == value:
-            continue
-        start = time.perf_counter()
+
+    def change(control, value):
         control.value = value  # observers recompute the state and redraw the figure, synchronously
-        timings.append((time.perf_counter() - start) * 1000)
         if explorer.error:
             raise RuntimeError(f"{factory.__name__}: {control.description}={value!r} failed: {explorer.error}")
-    return statistics.median(timings)
+
+    def changes():  # decided just before each change, untimed: a control already at the value is skipped
+        for control, value in itertools.islice(itertools.cycle(steps), CHANGES):
+            if control.value != value:
+                yield functools.partial(change, control, value)
+
+    return median_call_seconds(changes()) * 1000
 
 
 def main():

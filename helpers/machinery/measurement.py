@@ -7,6 +7,8 @@
     allocator_peak_bytes(fn)   torch's CPU allocator peak during `fn()`, fused kernels' scratch included
     counted_flops(module, x)   the FLOPs of `module(x)` as torch's FlopCounterMode counts them (matrix products)
     time_call(fn, repeats, warmup)   median wall-clock seconds of `fn()` over `repeats` runs, under no_grad
+    median_call_seconds(calls)  median wall-clock seconds of a sequence of different calls, each run once
+                               (tools/bench.py: a widget's latency over its control changes)
     interleaved_timings(runs, repeats, bar)   median seconds per call of each {key: fn}, round after round, on
                                one CPU thread, under no_grad
 
@@ -33,6 +35,7 @@ __all__ = [
     "allocator_peak_bytes",
     "counted_flops",
     "time_call",
+    "median_call_seconds",
     "interleaved_timings",
 ]
 
@@ -206,6 +209,24 @@ def time_call(fn, repeats=5, warmup=1):
             fn()
             if i >= warmup:
                 timings.append(time.perf_counter() - start)
+    return statistics.median(timings)
+
+
+def median_call_seconds(calls):
+    """Median wall-clock seconds of `calls` (functions taking no arguments), each run once, in order.
+
+    For calls that differ from each other and cannot be repeated alike, such as the successive control changes
+    of a widget. `calls` may be a generator: each function is taken from it just before it runs, untimed, so
+    the generator can decide from the state the last call left. Grad mode and threads are left as they are.
+    """
+    timings = []
+    for fn in calls:
+        _require_callable(fn)
+        start = time.perf_counter()
+        fn()
+        timings.append(time.perf_counter() - start)
+    if not timings:
+        raise ValueError("calls is empty: give at least one function to time")
     return statistics.median(timings)
 
 

@@ -1,7 +1,9 @@
 """Lesson 00_start_here (notebooks/00_start_here.ipynb): the first attention map, before any theory.
 
-explorer    the attention-map explorer: temperature, causal mask and query on the toy sentences
-exercises   check_sharp_temperature
+    explorer    the attention-map explorer: temperature, causal mask and query on the toy sentences
+    exercises   check_sharp_temperature
+
+The notebook imports every name from here; the modules import each other by their full module paths.
 """
 
 from helpers.lessons.l00_start_here.exercises import check_sharp_temperature

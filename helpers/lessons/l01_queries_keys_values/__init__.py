@@ -1,9 +1,11 @@
 """Lesson 01_queries_keys_values (notebooks/01_queries_keys_values.ipynb): attention as a soft lookup.
 
-lookups                 the lookup table, soft lookup, hand-built queries and keys, self-attention on features
-soft_lookup_explorer    one query against the table, by angle and length
-sentence_map_explorer   one head of MiniLM's first layer on a real sentence
-exercises               check_soft_lookup, check_inanimate_query, check_long_key, check_self_attention
+    lookups                 the lookup table, soft lookup, hand-built queries and keys, self-attention on features
+    soft_lookup_explorer    one query against the table, by angle and length
+    sentence_map_explorer   one head of MiniLM's first layer on a real sentence
+    exercises               check_soft_lookup, check_inanimate_query, check_long_key, check_self_attention
+
+The notebook imports every name from here; the modules import each other by their full module paths.
 """
 
 from helpers.lessons.l01_queries_keys_values.exercises import (

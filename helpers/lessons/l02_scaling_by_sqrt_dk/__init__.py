@@ -1,8 +1,10 @@
 """Lesson 02_scaling_by_sqrt_dk (notebooks/02_scaling_by_sqrt_dk.ipynb): why scores are divided by √d_k.
 
-variance    the variance of q·k against d_k, softmax saturation and the gradient that vanishes, figures
-explorer    d_k and scaling on a slider: the scores' spread, the weights, the gradient
-exercises   the scaling exercises
+    variance    the variance of q·k against d_k, softmax saturation and the gradient that vanishes, figures
+    explorer    d_k and scaling on a slider: the scores' spread, the weights, the gradient
+    exercises   the scaling exercises
+
+The notebook imports every name from here; the modules import each other by their full module paths.
 """
 
 from helpers.lessons.l02_scaling_by_sqrt_dk.exercises import (

@@ -1,8 +1,10 @@
 """Lesson 03_softmax (notebooks/03_softmax.ipynb): softmax, its alternatives, temperature and stability.
 
-variants    sum and ReLU normalisation, hard attention, sparsemax, temperature, overflow, log-sum-exp, the Jacobian
-explorer    temperature on a slider, every normalisation side by side
-exercises   check_predictions, check_softmax, check_logsumexp, check_softmax_backward, check_largest_temperature
+    variants    sum and ReLU normalisation, hard attention, sparsemax, temperature, overflow, log-sum-exp, the Jacobian
+    explorer    temperature on a slider, every normalisation side by side
+    exercises   check_predictions, check_softmax, check_logsumexp, check_softmax_backward, check_largest_temperature
+
+The notebook imports every name from here; the modules import each other by their full module paths.
 """
 
 from helpers.lessons.l03_softmax.exercises import (

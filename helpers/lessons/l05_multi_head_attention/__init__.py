@@ -1,16 +1,18 @@
 """Lesson 05_multi_head_attention (notebooks/05_multi_head_attention.ipynb): heads built, costed, trained, compared.
 
-head_costs       what heads cost (parameters, operations) and how differently they attend
-letter_task      the toy task: the first letter and the previous one, its batches (B, n)
-head_task_model  the task's model, one multi-head attention layer, and its score on a fixed test set
-side_by_side     M of those models stacked along a first axis, computed by batched products
-training         seeded, cached training of the models side by side; the lesson's seeds
-head_roles       what each trained head does: where its weight goes, its job, what it answers alone
-head_counts      one, two, four heads over seeds: the comparison, its thresholds, verdicts, Markdown
-what_holds       the notes' claim "multiple attempts": heads' distances before and after training, the verdict
-explorer         compare two of MiniLM's heads, and all the heads of a layer
-typed_attention  type a sentence, see MiniLM's attention in bertviz's views
-exercises        the checkers: split into heads, combine them, count parameters, a whole layer
+    head_costs         what heads cost (parameters, operations) and how differently they attend
+    letter_task        the toy task: the first letter and the previous one, its batches (B, n)
+    letter_task_model  the task's model, one multi-head attention layer, and its score on a fixed test set
+    side_by_side       M of those models stacked along a first axis, computed by batched products
+    training           seeded, cached training of the models side by side; the lesson's seeds
+    head_roles         what each trained head does: where its weight goes, its job, what it answers alone
+    head_counts        one, two, four heads over seeds: the comparison, its thresholds, verdicts, Markdown
+    what_holds         the notes' claim "multiple attempts": heads' distances before and after training, the verdict
+    explorer           compare two of MiniLM's heads, and all the heads of a layer
+    typed_attention    type a sentence, see MiniLM's attention in bertviz's views
+    exercises          the checkers: split into heads, combine them, count parameters, a whole layer
+
+The notebook imports every name from here; the modules import each other by their full module paths.
 """
 
 from helpers.lessons.l05_multi_head_attention.exercises import (
@@ -53,7 +55,6 @@ from helpers.lessons.l05_multi_head_attention.head_roles import (
     head_weight_on,
     splits_the_jobs,
 )
-from helpers.lessons.l05_multi_head_attention.head_task_model import D_MODEL, HeadTaskModel, evaluate, initial_model
 from helpers.lessons.l05_multi_head_attention.letter_task import (
     CHANCE,
     LETTERS,
@@ -64,7 +65,8 @@ from helpers.lessons.l05_multi_head_attention.letter_task import (
     pair_name,
     sample_batch,
 )
-from helpers.lessons.l05_multi_head_attention.side_by_side import StackedHeadTaskModels
+from helpers.lessons.l05_multi_head_attention.letter_task_model import D_MODEL, LetterTaskModel, evaluate, initial_model
+from helpers.lessons.l05_multi_head_attention.side_by_side import StackedLetterTaskModels
 from helpers.lessons.l05_multi_head_attention.training import (
     FOUR_HEAD_SEEDS,
     SEEDS,
@@ -113,10 +115,6 @@ __all__ = [
     "head_role",
     "splits_the_jobs",
     "answers_one_half",
-    "D_MODEL",
-    "HeadTaskModel",
-    "initial_model",
-    "evaluate",
     "LETTERS",
     "V",
     "N",
@@ -125,7 +123,11 @@ __all__ = [
     "sample_batch",
     "pair_name",
     "example_letters",
-    "StackedHeadTaskModels",
+    "D_MODEL",
+    "LetterTaskModel",
+    "initial_model",
+    "evaluate",
+    "StackedLetterTaskModels",
     "SEEDS",
     "FOUR_HEAD_SEEDS",
     "train_side_by_side",

@@ -17,7 +17,7 @@ hangs on one run, with every threshold a named constant here:
 import statistics
 
 from helpers.lessons.l05_multi_head_attention.head_roles import _roles, head_role, head_weight_on, splits_the_jobs
-from helpers.lessons.l05_multi_head_attention.head_task_model import evaluate
+from helpers.lessons.l05_multi_head_attention.letter_task_model import evaluate
 from helpers.lessons.l05_multi_head_attention.training import train_head_models, train_side_by_side
 from helpers.library.checks import require_int_list
 

@@ -11,7 +11,7 @@ of compare_head_counts'.
 
 import torch
 
-from helpers.lessons.l05_multi_head_attention.head_task_model import evaluate
+from helpers.lessons.l05_multi_head_attention.letter_task_model import evaluate
 from helpers.library.checks import require_tensor
 
 __all__ = [

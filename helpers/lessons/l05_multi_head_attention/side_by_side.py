@@ -1,11 +1,11 @@
 """M letter-task models computed side by side, so that the lesson trains its 25 models in seconds.
 
-StackedHeadTaskModels stacks M models along a first axis, so that one batched product (torch.bmm) does the
+StackedLetterTaskModels stacks M models along a first axis, so that one batched product (torch.bmm) does the
 work of M small ones (two to three times as fast as one model after another, measured here for the lesson's
 25). No operation mixes two models.
 
-    StackedHeadTaskModels(models)         letters (M, B, n) -> logits (M, B, n, V²), weights per group of heads
-    .copy_into(models)                    write each stacked model's weights back into its HeadTaskModel
+    StackedLetterTaskModels(models)         letters (M, B, n) -> logits (M, B, n, V²), weights per group of heads
+    .copy_into(models)                    write each stacked model's weights back into its LetterTaskModel
 """
 
 import math
@@ -13,19 +13,19 @@ import math
 import torch
 from torch import nn
 
-from helpers.lessons.l05_multi_head_attention.head_task_model import HeadTaskModel
 from helpers.lessons.l05_multi_head_attention.letter_task import V
+from helpers.lessons.l05_multi_head_attention.letter_task_model import LetterTaskModel
 from helpers.library.checks import require_tensor
 
 __all__ = [
-    "StackedHeadTaskModels",
+    "StackedLetterTaskModels",
 ]
 
 
-class StackedHeadTaskModels(nn.Module):
-    """M HeadTaskModels computed side by side along a first "model" axis, in as few operations as possible.
+class StackedLetterTaskModels(nn.Module):
+    """M LetterTaskModels computed side by side along a first "model" axis, in as few operations as possible.
 
-    models: a list of HeadTaskModel with the same d_model and n, and any numbers of heads; their weights are
+    models: a list of LetterTaskModel with the same d_model and n, and any numbers of heads; their weights are
     copied in, so model m starts where models[m] is. The embeddings, projections and readout of all M models
     run as one batched product each; attention runs once per group of consecutive models with the same
     number of heads (`groups`: a list of (start, stop, n_heads)). Weights keep nn.Linear's (out, in) layout,
@@ -38,8 +38,8 @@ class StackedHeadTaskModels(nn.Module):
     def __init__(self, models):
         super().__init__()
         models = list(models)
-        if not models or not all(isinstance(model, HeadTaskModel) for model in models):
-            raise TypeError("models must be a non-empty list of HeadTaskModel")
+        if not models or not all(isinstance(model, LetterTaskModel) for model in models):
+            raise TypeError("models must be a non-empty list of LetterTaskModel")
         shapes = {(model.d_model, model.n) for model in models}
         if len(shapes) != 1:
             raise ValueError(f"the models must agree on (d_model, n), got {sorted(shapes)}")
@@ -93,7 +93,7 @@ class StackedHeadTaskModels(nn.Module):
 
     @torch.no_grad()
     def copy_into(self, models):
-        """Write model m's weights into models[m], a HeadTaskModel of the same shape."""
+        """Write model m's weights into models[m], a LetterTaskModel of the same shape."""
         models = list(models)
         if len(models) != self.n_models:
             raise ValueError(f"expected {self.n_models} models, got {len(models)}")

@@ -13,9 +13,9 @@ fresh kernel 2 to 3 s). The models train side by side (helpers.lessons.l05_multi
 import torch
 from torch import nn
 
-from helpers.lessons.l05_multi_head_attention.head_task_model import _check_heads_and_seed, evaluate, initial_model
 from helpers.lessons.l05_multi_head_attention.letter_task import NO_TARGET, V, sample_batch
-from helpers.lessons.l05_multi_head_attention.side_by_side import StackedHeadTaskModels
+from helpers.lessons.l05_multi_head_attention.letter_task_model import _check_heads_and_seed, evaluate, initial_model
+from helpers.lessons.l05_multi_head_attention.side_by_side import StackedLetterTaskModels
 from helpers.library.checks import require_int, require_int_list, require_number
 from helpers.library.optim import Adam
 from helpers.machinery.threads import one_thread
@@ -47,11 +47,11 @@ _TRAINED = {}
 
 
 def train_side_by_side(runs, steps=STEPS, batch_size=BATCH_SIZE, lr=LEARNING_RATE, progress=False):
-    """Train one HeadTaskModel per run with Adam on fresh random batches, all side by side in one stack.
+    """Train one LetterTaskModel per run with Adam on fresh random batches, all side by side in one stack.
 
     runs: a list of distinct (n_heads, seed) pairs: n_heads divides D_MODEL = 32; seed sets the model's
     initial weights (initial_model(n_heads, seed)) and its own stream of batches. Models with the same
-    n_heads next to each other share their attention operations (StackedHeadTaskModels), so list them so.
+    n_heads next to each other share their attention operations (StackedLetterTaskModels), so list them so.
     progress: show a tqdm bar. Runs on one CPU thread (restored afterwards) so that the result does not
     depend on the thread count, and leaves torch's global random state as it was. Cached: a run trained
     before with the same settings is not trained again (do not train its model further); the others
@@ -96,7 +96,7 @@ def train_head_model(n_heads=2, seed=0, steps=STEPS, batch_size=BATCH_SIZE, lr=L
 def _train(runs, steps, batch_size, lr, progress):
     with one_thread():
         models = [initial_model(n_heads, seed) for n_heads, seed in runs]
-        stack = StackedHeadTaskModels(models)
+        stack = StackedLetterTaskModels(models)
         generators = [torch.Generator().manual_seed(seed) for _, seed in runs]
         optimizer = Adam(stack.parameters(), lr=lr, recipe="torch")
         losses = []

@@ -11,7 +11,7 @@ import statistics
 
 from helpers.lessons.l05_multi_head_attention.head_costs import head_distances
 from helpers.lessons.l05_multi_head_attention.head_counts import RARELY
-from helpers.lessons.l05_multi_head_attention.head_task_model import evaluate, initial_model
+from helpers.lessons.l05_multi_head_attention.letter_task_model import evaluate, initial_model
 
 __all__ = [
     "distance_before_after",

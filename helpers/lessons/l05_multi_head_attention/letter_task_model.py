@@ -9,7 +9,7 @@ token + position embeddings and a linear readout, with a residual connection:
 Attention is the only part that moves information between positions, so what each head looks at
 is all the model can use.
 
-    HeadTaskModel(n_heads)                letters (B, n) -> logits (B, n, V²), weights (B, n_heads, n, n)
+    LetterTaskModel(n_heads)                letters (B, n) -> logits (B, n, V²), weights (B, n_heads, n, n)
     initial_model(n_heads, seed)          the untrained model that training starts from
     evaluate(model)                       accuracy on a fixed test set: both letters, each letter
     D_MODEL                               the model's width, 32, whatever the number of heads
@@ -28,7 +28,7 @@ from helpers.machinery.threads import one_thread
 
 __all__ = [
     "D_MODEL",
-    "HeadTaskModel",
+    "LetterTaskModel",
     "initial_model",
     "evaluate",
 ]
@@ -37,7 +37,7 @@ D_MODEL = 32
 TEST_SEED = 1234
 
 
-class HeadTaskModel(nn.Module):
+class LetterTaskModel(nn.Module):
     """Embeddings, one multi-head attention layer with a residual connection, a linear readout.
 
     letters (B, n) int64 -> logits (B, n, V²), weights (B, n_heads, n, n).
@@ -71,14 +71,14 @@ class HeadTaskModel(nn.Module):
 
 
 def initial_model(n_heads=2, seed=0):
-    """The untrained HeadTaskModel that train_head_model(n_heads, seed) starts from.
+    """The untrained LetterTaskModel that train_head_model(n_heads, seed) starts from.
 
     Seeds its own copy of torch's random state, leaving the global one as it was.
     """
     n_heads, seed = _check_heads_and_seed(n_heads, seed)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        return HeadTaskModel(n_heads)
+        return LetterTaskModel(n_heads)
 
 
 def _check_heads_and_seed(n_heads, seed):
@@ -103,8 +103,8 @@ def evaluate(model, keep_heads=None):
     Returns a dict: loss, accuracy (both letters right), first_accuracy, previous_accuracy (each letter
     right on its own) as floats, and weights (1000, n_heads, n, n).
     """
-    if not isinstance(model, HeadTaskModel):
-        raise TypeError(f"model must be a HeadTaskModel, got {type(model).__name__}")
+    if not isinstance(model, LetterTaskModel):
+        raise TypeError(f"model must be a LetterTaskModel, got {type(model).__name__}")
     letters, targets = _test_set()
     with one_thread(), torch.no_grad():
         logits, weights = model(letters, keep_heads=keep_heads)
