@@ -12,17 +12,9 @@ first use only, so a lesson that imports its own room does not pay for importing
 import importlib
 import pkgutil
 
-__all__ = ["ROOMS", "EXPLORERS", "room_of"]
+__all__ = ["ROOMS", "EXPLORERS"]
 
 ROOMS = sorted(module.name for module in pkgutil.iter_modules(__path__) if module.ispkg)
-
-
-def room_of(notebook_name):
-    """The room of a notebook: "06_add_and_norm" (or "06_add_and_norm.ipynb") -> "helpers.lessons.l06_add_and_norm"."""
-    stem = str(notebook_name).removesuffix(".ipynb")
-    if f"l{stem}" not in ROOMS:
-        raise ValueError(f"no lesson room for {notebook_name!r}; rooms: {', '.join(ROOMS)}")
-    return f"{__name__}.l{stem}"
 
 
 def _collect_explorers():
