@@ -458,7 +458,8 @@ def test_crossover_causes_tie_the_crossover_to_the_cache_and_fresh_memory():
     )
     lines = cx.crossover_report(crossover_data(6.0, fresh=[0.2, 0.8, 6.0], reused=[0.2, 0.8, 3.0]))
     assert "reaches the GRU's between n = 2048 and 4096" in lines[0] and lines[3].endswith("yes")
-    assert "  with reused buffers: 3000 ms, below the GRU" in lines and lines[0].startswith("at d = 64, ")
+    assert "3000 ms with reused buffers (below the GRU)" in lines[-2] and lines[0].startswith("at d = 64, ")
+    assert "counted (the same on any machine)" in lines[-3] and "128 MB of it the two n×n matrices" in lines[-3]
     # fresh allocation that never costs: the crossover does not coincide with it
     never = cx.crossover_causes(crossover_data(6.0, fresh=[0.2, 0.8, 3.6], reused=[0.2, 0.8, 3.5]))
     assert never["first_costly"] is None and never["coincide"] is False and never["reused_vs_gru"] == "level with"
@@ -471,7 +472,8 @@ def test_crossover_causes_tie_the_crossover_to_the_cache_and_fresh_memory():
 def test_crossover_report_of_the_cached_data(measurements):
     lines = cx.crossover_report(measurements)
     assert lines[0].endswith("between n = 2048 and 4096") and "at n = 4096" in lines[1]
-    assert lines[3].endswith("yes") and lines[-3].endswith("above the GRU") and lines[-2].endswith("below the GRU")
+    assert lines[3].endswith("yes") and "(above the GRU)" in lines[-2] and "(below the GRU)" in lines[-2]
+    assert "129 MB of fresh memory, 128 MB of it the two n×n matrices; written into reused buffers, 1 MB" in lines[-3]
 
 
 def test_slopes_say_whether_they_match_table_1():
@@ -486,13 +488,16 @@ def test_claims_table_computes_every_verdict(measurements):
     table = cx.claims_table(measurements)
     rows = [line.split(" | ") for line in table.splitlines() if line.startswith("| ") and "---" not in line][1:]
     verdicts = {row[0].lstrip("| "): row[1] for row in rows}
-    assert len(verdicts) == 9 and set(verdicts.values()) <= {
+    assert len(verdicts) == 10 and set(verdicts.values()) <= {
         "yes",
         "partly",
         "no",
         "only with the weights materialised",
     }
-    assert verdicts["Memory O(n² log n)"] == "no" and verdicts["Attention is parallel, the RNN sequential"] == "yes"
+    assert (
+        verdicts["Memory O(n² log n)"] == "no"
+        and verdicts["Attention is parallel, the RNN (a GRU) sequential"] == "yes"
+    )
     assert verdicts["Self-attention cheaper than an RNN while n < d"] == "partly"
     assert "between n = 2048 and 4096 at every d" in table and "Off by more than 0.5: GRU in d" in table
     assert "Thresholds:" in table.splitlines()[-1] and "1e-6" in table.splitlines()[-1]

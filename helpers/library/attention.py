@@ -211,12 +211,12 @@ def blockwise_attention(q, k, v, mask=None, block_size=128, query_block_size=Non
     scale: multiplies the scores; defaults to 1/√d_k. Must be finite and >= 0.
     Returns output (..., n_q, d_v) only: the weights are never formed, which is the point.
 
-    For each block of queries, the keys and values are read in blocks of `block_size`, with an
-    online softmax (as FlashAttention does): a running maximum m and a running sum l of
-    exp(score − m) per query, and a running output rescaled by exp(m_old − m_new) whenever the
-    maximum grows. At most (query_block_size, block_size) scores exist at a time: by default
-    (n_q, block_size), so the extra memory grows like n, not n²; with query blocks too, only the
-    (n_q, d_v) output and running statistics grow with n. The result equals scaled_dot_product_attention's output up to
+    For each block of queries, the keys and values are read in blocks of `block_size`, with an online softmax
+    (Milakov & Gimelshein 2018; Rabe & Staats 2021 use it to save memory, FlashAttention tiles it): a running
+    maximum m and a running sum l of exp(score − m) per query, and a running output rescaled by exp(m_old −
+    m_new) whenever the maximum grows. At most (query_block_size, block_size) scores exist at a time: by default
+    (n_q, block_size), so the extra memory grows like n, not n²; with query blocks too, only the (n_q, d_v)
+    output and running statistics grow with n. The result equals scaled_dot_product_attention's output up to
     rounding. A query whose keys are all masked gets a zero output, never NaN.
     Raises TypeError/ValueError naming the shapes for mismatched or non-finite input.
     """

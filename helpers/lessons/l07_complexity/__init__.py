@@ -2,6 +2,7 @@
 
     attention_variants   attention with and without the n×n matrix (naive, blockwise, query blocks, torch's SDPA)
     layer_kinds          the three layers compared, each (B, n, d_model) -> (B, n, d_model), and their printed names
+    layer_primer         what the GRU and the Conv1d compute, written out from their weights
     theory               FLOPs counted by hand, Table 1's exponents, the study notes' n² log n
     measurement_runs     the experiments: time and peak memory over grids of n and d, operation counts
     cached_measurements  the data file notebooks/07_complexity_measurements.json: remeasure, load, read a series
@@ -9,6 +10,8 @@
     summaries            fitted slopes, GFLOP/s, measured crossovers, FLOPs per product: the numbers printed
     verdicts             the thresholds behind every verdict word, and the numbers in words
     cache_effects        the cache and fresh memory, and where attention's time reaches the GRU's
+    multi_head_memory    peak memory of h = d_model / d_k heads against one head: where O(n²·d) holds
+    linear_recurrence    h_t = a_t·h_(t−1) + x_t by a loop and by a parallel scan along the sequence
     claims               the verdict table on the study notes' claims
     path_length          how far information travels in one layer, and through stacked convolutions
     figures              the lesson's figures, each on a given Axes
@@ -25,6 +28,7 @@ from helpers.lessons.l07_complexity.cache_effects import (
     cache_bytes,
     crossover_causes,
     crossover_report,
+    fresh_bytes_per_call,
     fresh_memory_table,
 )
 from helpers.lessons.l07_complexity.cached_measurements import DATA_PATH, layer_series, load_measurements, remeasure
@@ -58,6 +62,12 @@ from helpers.lessons.l07_complexity.layer_kinds import (
     make_layer,
     seeded_sequence,
 )
+from helpers.lessons.l07_complexity.layer_primer import conv_by_hand, gru_by_hand
+from helpers.lessons.l07_complexity.linear_recurrence import (
+    linear_recurrence_loop,
+    linear_recurrence_scan,
+    seeded_recurrence,
+)
 from helpers.lessons.l07_complexity.measurement_runs import (
     OpMeter,
     allocator_peak_bytes,
@@ -67,13 +77,23 @@ from helpers.lessons.l07_complexity.measurement_runs import (
     measure_fresh_memory,
     measure_layers,
     measure_sequential,
+    naive_attention_into,
     one_thread,
     operation_counts,
     peak_memory,
+    reused_buffers,
     time_call,
+)
+from helpers.lessons.l07_complexity.multi_head_memory import (
+    MULTI_HEAD_D_K,
+    MULTI_HEAD_D_MODELS,
+    MULTI_HEAD_NS,
+    multi_head_memory,
+    multi_head_slopes,
 )
 from helpers.lessons.l07_complexity.path_length import conv_layers_to_connect, gradient_reach
 from helpers.lessons.l07_complexity.summaries import (
+    attention_against_conv,
     attention_product_flops,
     crossover_between,
     fit_power_law,
@@ -108,6 +128,7 @@ __all__ = [
     "cache_bytes",
     "fresh_memory_table",
     "crossover_causes",
+    "fresh_bytes_per_call",
     "crossover_report",
     "DATA_PATH",
     "remeasure",
@@ -137,6 +158,8 @@ __all__ = [
     "ConvLayer",
     "make_layer",
     "seeded_sequence",
+    "gru_by_hand",
+    "conv_by_hand",
     "OpMeter",
     "peak_memory",
     "count_ops",
@@ -148,7 +171,17 @@ __all__ = [
     "measure_attention_variants",
     "measure_sequential",
     "measure_fresh_memory",
+    "reused_buffers",
+    "naive_attention_into",
     "operation_counts",
+    "linear_recurrence_loop",
+    "linear_recurrence_scan",
+    "seeded_recurrence",
+    "MULTI_HEAD_D_K",
+    "MULTI_HEAD_NS",
+    "MULTI_HEAD_D_MODELS",
+    "multi_head_memory",
+    "multi_head_slopes",
     "gradient_reach",
     "conv_layers_to_connect",
     "fit_power_law",
@@ -157,6 +190,7 @@ __all__ = [
     "slopes",
     "gflops_per_second",
     "measured_crossovers",
+    "attention_against_conv",
     "THEORY_SLOPE_N",
     "THEORY_SLOPE_D",
     "layer_flops",

@@ -4,6 +4,7 @@
     fresh_memory_table(measurements)  fresh against reused n×n matrices, per n and from one n to the next
     crossover_causes(measurements, d_model)   the crossover's interval, the first n whose n×n matrix outgrows the
                                       cache, the first n where fresh memory costs, and the times at the crossover
+    fresh_bytes_per_call(n, d_k)      bytes of new memory one naive attention call gets: fresh, and with reused buffers
     crossover_report(measurements, d_model)   crossover_causes in sentences, every number and word computed
 
 measurements: load_measurements' dict (its "layers", "fresh_memory" and "machine" entries).
@@ -11,11 +12,17 @@ measurements: load_measurements' dict (its "layers", "fresh_memory" and "machine
 
 import itertools
 
+import torch
+
+from helpers.lessons.l07_complexity.attention_variants import naive_attention
 from helpers.lessons.l07_complexity.cached_measurements import layer_series
+from helpers.lessons.l07_complexity.measurement_runs import naive_attention_into, reused_buffers
 from helpers.lessons.l07_complexity.summaries import measured_crossovers
 from helpers.lessons.l07_complexity.verdicts import FRESH_COST_THRESHOLD, TIME_MARGIN, between_text, compare_times
+from helpers.library.checks import require_int
+from helpers.machinery.measurement import peak_memory
 
-__all__ = ["cache_bytes", "fresh_memory_table", "crossover_causes", "crossover_report"]
+__all__ = ["cache_bytes", "fresh_memory_table", "crossover_causes", "fresh_bytes_per_call", "crossover_report"]
 
 
 def cache_bytes(size):
@@ -93,6 +100,21 @@ def crossover_causes(measurements, d_model=64):
     return result
 
 
+def fresh_bytes_per_call(n, d_k=64):
+    """Bytes of new memory one call of naive attention on (n, d_k) gets, counted by OpMeter (exact, any machine).
+
+    Returns {"n", "d_k", "fresh": naive_attention's peak (its two n×n matrices and q/√d_k), "reused": the same
+    arithmetic written into buffers made before the call (naive_attention_into), "matrices": 2·4·n² bytes}.
+    """
+    n, d_k = require_int("n", n, minimum=1), require_int("d_k", d_k, minimum=1)
+    generator = torch.Generator().manual_seed(0)
+    q, k, v = (torch.randn(n, d_k, generator=generator) for _ in range(3))
+    fresh = peak_memory(lambda: naive_attention(q, k, v))
+    buffers = reused_buffers(n, d_k)
+    reused = peak_memory(lambda: naive_attention_into(q, k, v, *buffers))
+    return {"n": n, "d_k": d_k, "fresh": fresh, "reused": reused, "matrices": 2 * 4 * n * n}
+
+
 def _mb(n_bytes):
     return f"{n_bytes / 2**20:.0f} MB"
 
@@ -123,11 +145,16 @@ def crossover_report(measurements, d_model=64):
         lines.append(f"fresh matrices first take {threshold} than reused ones at n = {costly} ({cost:+.0%})")
     lines.append("both happen within the crossover's interval: " + ("yes" if causes["coincide"] else "no"))
     if "n" in causes:
+        counted = fresh_bytes_per_call(causes["n"], d_model)
         lines.append(
-            f"n = {causes['n']}, d = {d_model}: the GRU takes {causes['gru'] * 1000:.0f} ms; the n×n step alone"
+            f"n = {causes['n']}, d = {d_model}, counted (the same on any machine): one call of the n×n step gets "
+            f"{_mb(counted['fresh'])} of fresh memory, {_mb(counted['matrices'])} of it the two n×n matrices; "
+            f"written into reused buffers, {_mb(counted['reused'])}"
         )
-        for way in ("fresh", "reused"):
-            what = "fresh matrices" if way == "fresh" else "reused buffers"
-            lines.append(f"  with {what}: {causes[way] * 1000:.0f} ms, {causes[way + '_vs_gru']} the GRU")
+        lines.append(
+            f"timed on the measuring CPU: the GRU {causes['gru'] * 1000:.0f} ms; the n×n step alone "
+            f"{causes['fresh'] * 1000:.0f} ms with fresh matrices ({causes['fresh_vs_gru']} the GRU), "
+            f"{causes['reused'] * 1000:.0f} ms with reused buffers ({causes['reused_vs_gru']} the GRU)"
+        )
         lines.append(f"(above or below: more than {TIME_MARGIN:.0%} apart; level otherwise)")
     return lines

@@ -1,6 +1,7 @@
 """Lesson 07's verdict table: each claim of the study notes, its verdict and the numbers it rests on.
 
-    claims_table(measurements)   the table in Markdown; every number and verdict (yes, partly or no) computed
+    claims_table(measurements, multi_head)   the table in Markdown; every number and verdict (yes, partly or no)
+                                 computed (multi_head: multi_head_memory's counts, made now if not given)
 
 Each _…_claim returns (claim, verdict, numbers), from the cached measurements or from counts made now.
 """
@@ -12,9 +13,16 @@ import torch
 from helpers.lessons.l07_complexity.attention_variants import naive_attention
 from helpers.lessons.l07_complexity.cost_model import fit_memory_terms
 from helpers.lessons.l07_complexity.layer_kinds import LABELS, LAYER_KINDS
+from helpers.lessons.l07_complexity.linear_recurrence import (
+    linear_recurrence_loop,
+    linear_recurrence_scan,
+    seeded_recurrence,
+)
 from helpers.lessons.l07_complexity.measurement_runs import operation_counts
+from helpers.lessons.l07_complexity.multi_head_memory import multi_head_memory, multi_head_slopes
 from helpers.lessons.l07_complexity.path_length import conv_layers_to_connect, gradient_reach
 from helpers.lessons.l07_complexity.summaries import (
+    attention_against_conv,
     attention_product_flops,
     gflops_per_second,
     measured_crossovers,
@@ -25,6 +33,7 @@ from helpers.lessons.l07_complexity.verdicts import (
     FLOAT_ERROR_BOUNDS,
     MEMORY_FIT_TOLERANCE,
     SLOPE_MATCH,
+    TIME_MARGIN,
     between_text,
     error_bound,
     power_of_ten,
@@ -94,16 +103,35 @@ def _cheaper_claim(layers, n_rates=4096):
     return "Self-attention cheaper than an RNN while n < d", _verdict([flops_at_d, time_at_d]), numbers
 
 
-def _attention_memory_claim(layers):
+def _conv_claim(layers):
+    found = attention_against_conv(layers)
+    ns, rows = layers["n"], found["by_d"].values()
+    first, last = ([row["time_ratio"][i] for row in rows] for i in (0, -1))
+    numbers = (
+        f"FLOPs above the Conv1d's at every n and d: {'yes' if found['flops_above'] else 'no'} (8·n·d² + 4·n²·d "
+        f"against 6·n·d²). Time above at n = {ns[-1]} at every d: {'yes' if found['above_at_longest'] else 'no'}; "
+        f"attention ÷ Conv1d grows from {min(first):.1f}–{max(first):.1f} at n = {ns[0]} to "
+        f"{min(last):.0f}–{max(last):.0f} at n = {ns[-1]} (d = {layers['d_model'][0]} to {layers['d_model'][-1]})"
+    )
+    holds = [found["flops_above"], found["above_at_longest"], found["excess_grows"]]
+    return "Self-attention costs more than a CNN (k = 3), more so for long sequences", _verdict(holds), numbers
+
+
+def _attention_memory_claim(layers, multi_head):
     exact = fit_memory_terms(layers, "attention", terms=("n²", "n·d"), min_n=256)
     n2d = fit_memory_terms(layers, "attention", terms=("n²·d",), min_n=256)
     formula = " + ".join(f"{value:.2f}·{term}" for term, value in exact["coefficients"].items())
+    heads = multi_head_slopes(multi_head)
+    many = heads["multi_head"]
     numbers = (
-        f"peak bytes = {formula} (largest error {exact['max_relative_error']:.1%}); n²·d alone misses by up to "
-        f"{n2d['max_relative_error']:.0%}: the n×n matrices do not grow with d"
+        f"one head: peak bytes = {formula} (largest error {exact['max_relative_error']:.1%}); n²·d alone misses by "
+        f"up to {n2d['max_relative_error']:.0%}: the n×n matrices do not grow with d. h = d/{multi_head['d_k']} "
+        f"heads (d = {multi_head['d_model'][0]} to {multi_head['d_model'][-1]}): fitted exponent "
+        f"{many['in_d']:.2f} in d (n = {heads['n']}), {many['in_n']:.2f} in n (d = {heads['d_model']}): the h·n² "
+        f"weights grow like n²·d {'' if many['like_n2_d'] else 'not '}(one head: {heads['one_head']['in_d']:.2f} in d)"
     )
-    holds = n2d["max_relative_error"] <= MEMORY_FIT_TOLERANCE
-    return "Memory: self-attention O(n²·d)", _verdict([holds]), numbers
+    holds = [n2d["max_relative_error"] <= MEMORY_FIT_TOLERANCE, many["like_n2_d"]]
+    return "Memory: self-attention O(n²·d)", _verdict(holds), numbers
 
 
 def _rnn_cnn_memory_claim(layers, kernels):
@@ -132,17 +160,22 @@ def _log_memory_claim(variants):
     return "Memory O(n² log n)", _verdict([rising]), numbers
 
 
-def _parallel_claim(ns=(16, 64, 256)):
+def _parallel_claim(ns=(16, 64, 256), scan_n=1024):
     counts = operation_counts(list(ns))
     constant = len(set(counts["attention"])) == 1
     steps = zip(itertools.pairwise(ns), itertools.pairwise(counts["gru"]), strict=True)
     per_step = [(b - a) / (m - n) for (n, m), (a, b) in steps]
     sequential = len(set(per_step)) == 1 and per_step[0] > 0
+    a, x = seeded_recurrence(scan_n)
+    looped, loop_steps = linear_recurrence_loop(a, x)
+    scanned, scan_rounds = linear_recurrence_scan(a, x)
     numbers = (
         f"self-attention runs {', '.join(map(str, counts['attention']))} operations at n = "
-        f"{', '.join(map(str, ns))}; the GRU {', '.join(map(str, counts['gru']))}: {per_step[0]:.0f} more per step"
+        f"{', '.join(map(str, ns))}; the GRU {', '.join(map(str, counts['gru']))}: {per_step[0]:.0f} more per step. "
+        f"Not every recurrence: h_t = a_t·h_(t−1) + x_t at n = {scan_n} takes {loop_steps} steps as a loop, "
+        f"{scan_rounds} as a scan (largest difference {error_bound(scanned - looped)})"
     )
-    return "Attention is parallel, the RNN sequential", _verdict([constant, sequential]), numbers
+    return "Attention is parallel, the RNN (a GRU) sequential", _verdict([constant, sequential]), numbers
 
 
 def _path_claim(n=32):
@@ -170,19 +203,22 @@ def _blockwise_claim(variants, n=256, d=64):
     return "Attention needs n² memory", "only with the weights materialised" if linear else "yes", numbers
 
 
-def claims_table(measurements):
+def claims_table(measurements, multi_head=None):
     """Lesson 07's verdict table in Markdown: each claim, its verdict and the numbers it rests on.
 
     Every number and verdict is computed: from the cached measurements, and from counts made now (operations,
-    gradients, one blockwise attention), with the thresholds SLOPE_MATCH, MEMORY_FIT_TOLERANCE and
-    FLOAT_ERROR_BOUNDS, which the table's last line states. A verdict: yes, partly or no.
+    gradients, one blockwise attention, multi-head memory), with the thresholds SLOPE_MATCH, TIME_MARGIN,
+    MEMORY_FIT_TOLERANCE and FLOAT_ERROR_BOUNDS, which the table's last line states. A verdict: yes, partly or no.
+    multi_head: multi_head_memory's result (counted now when None).
     """
     layers, variants = measurements["layers"], measurements["attention_variants"]
+    multi_head = multi_head_memory() if multi_head is None else multi_head
     rows = [
         _time_claim(layers, by_n_at=(64, 512), by_d_at=1024),
         _weights_values_claim(),
         _cheaper_claim(layers),
-        _attention_memory_claim(layers),
+        _conv_claim(layers),
+        _attention_memory_claim(layers, multi_head),
         _rnn_cnn_memory_claim(layers, measurements["allocator_cross_check"]["conv_kernel_sizes"]),
         _log_memory_claim(variants),
         _parallel_claim(),
@@ -193,7 +229,8 @@ def claims_table(measurements):
     lines += ["| " + " | ".join(cell.replace("|", "\\|") for cell in row) + " |" for row in rows]
     lines.append("")
     lines.append(
-        f"Thresholds: a fitted slope matches an exponent within {SLOPE_MATCH}; a memory formula fits when its "
+        f"Thresholds: a fitted slope matches an exponent within {SLOPE_MATCH}; one time is above another when "
+        f"more than {TIME_MARGIN:.0%} larger; a memory formula fits when its "
         f"largest error is at most {MEMORY_FIT_TOLERANCE:.0%}; a float32 difference below "
         f"{power_of_ten(FLOAT_ERROR_BOUNDS[torch.float32])} is rounding."
     )

@@ -4,6 +4,7 @@
     measure_attention_variants(ns, d_k, variants, repeats, memory)   each of ATTENTION_VARIANTS per n
     measure_sequential(ns, d_model, repeats)   a GRU's step loop against one attention call; 1×4096 against 64×64
     measure_fresh_memory(ns, d_k, repeats)     naive attention with fresh n×n matrices against reused buffers
+    reused_buffers(n, d_k), naive_attention_into(q, k, v, *buffers)   the reused-buffer way, measured above
     operation_counts(ns, d_model)              the operations a GRU and self-attention run per n (OpMeter)
 
 ns, d_models: increasing lists of ints. Times are measured on one CPU thread (interleaved_timings): the cost of
@@ -44,6 +45,8 @@ __all__ = [
     "measure_attention_variants",
     "measure_sequential",
     "measure_fresh_memory",
+    "reused_buffers",
+    "naive_attention_into",
     "operation_counts",
 ]
 
@@ -179,6 +182,28 @@ def measure_sequential(ns, d_model=64, repeats=5, progress=False):
     }
 
 
+def reused_buffers(n, d_k):
+    """Buffers for naive_attention_into, allocated once: scores, weights (n, n) and output (n, d_k), float32."""
+    n, d_k = require_int("n", n, minimum=1), require_int("d_k", d_k, minimum=1)
+    return torch.empty(n, n), torch.empty(n, n), torch.empty(n, d_k)
+
+
+def naive_attention_into(q, k, v, scores, weights, output):
+    """naive_attention's arithmetic written into buffers made once (reused_buffers): no fresh n×n memory per call.
+
+    q, k: (n, d_k), v: (n, d_k); scores, weights: (n, n); output: (n, d_k). Returns output.
+    """
+    if scores.shape != (q.shape[0], k.shape[0]) or weights.shape != scores.shape or output.shape != v.shape:
+        got = f"{tuple(scores.shape)}, {tuple(weights.shape)}, {tuple(output.shape)}"
+        raise ValueError(
+            f"buffers must be scores, weights (n_q, n_k) and output like v; got {got} for q {tuple(q.shape)}, "
+            f"k {tuple(k.shape)}, v {tuple(v.shape)}"
+        )
+    torch.matmul(q * (1.0 / math.sqrt(q.shape[-1])), k.T, out=scores)
+    torch.softmax(scores, dim=-1, out=weights)
+    return torch.matmul(weights, v, out=output)
+
+
 def measure_fresh_memory(ns, d_k=64, repeats=5, progress=False):
     """Naive attention with its two n×n matrices freshly allocated on every call, against written into reused buffers.
 
@@ -192,15 +217,9 @@ def measure_fresh_memory(ns, d_k=64, repeats=5, progress=False):
     runs = {}
     for n in ns:
         q, k, v = (torch.randn(n, d_k, generator=generator) for _ in range(3))
-        scores, weights, output = torch.empty(n, n), torch.empty(n, n), torch.empty(n, d_k)
-
-        def reused(q=q, k=k, v=v, scores=scores, weights=weights, output=output):
-            torch.matmul(q * (1.0 / math.sqrt(q.shape[-1])), k.T, out=scores)
-            torch.softmax(scores, dim=-1, out=weights)
-            return torch.matmul(weights, v, out=output)
-
+        buffers = reused_buffers(n, d_k)
         runs["fresh", n] = functools.partial(naive_attention, q, k, v)
-        runs["reused", n] = reused
+        runs["reused", n] = functools.partial(naive_attention_into, q, k, v, *buffers)
     with _progress(len(runs) * (require_int("repeats", repeats, minimum=1) + 1), "measuring memory", progress) as bar:
         timings = interleaved_timings(runs, repeats, bar)
     return {"n": ns, "d_k": d_k, **{way: [timings[way, n] for n in ns] for way in ("fresh", "reused")}}

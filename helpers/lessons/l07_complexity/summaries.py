@@ -4,6 +4,7 @@
     slopes(layers, against, at, fit_from)  each layer's fitted log-log slope of its time and of its FLOPs
     gflops_per_second(layers, n)           {d_model: {kind: GFLOP/s}} at one measured n
     measured_crossovers(layers)            {d_model: the two measured n between which attention reaches the GRU}
+    attention_against_conv(layers)         attention against the Conv1d (k = 3): FLOPs, times, and their verdicts
 
 layers: measure_layers' result (see cached_measurements).
 Re-exported from helpers.machinery.power_laws, so the lesson calls them as its own: fit_power_law, crossover_between.
@@ -13,8 +14,15 @@ import torch
 
 from helpers.lessons.l07_complexity.cached_measurements import layer_series
 from helpers.lessons.l07_complexity.layer_kinds import LAYER_KINDS, make_layer, seeded_sequence
-from helpers.lessons.l07_complexity.theory import TABLE_1_D, TABLE_1_N, THEORY_SLOPE_D, THEORY_SLOPE_N, layer_flops
-from helpers.lessons.l07_complexity.verdicts import SLOPE_MATCH
+from helpers.lessons.l07_complexity.theory import (
+    TABLE_1_D,
+    TABLE_1_N,
+    THEORY_SLOPE_D,
+    THEORY_SLOPE_N,
+    flop_crossover_n,
+    layer_flops,
+)
+from helpers.lessons.l07_complexity.verdicts import SLOPE_MATCH, compare_times
 from helpers.library.checks import require_int
 from helpers.machinery.measurement import OpMeter
 from helpers.machinery.power_laws import crossover_between, fit_power_law
@@ -26,6 +34,7 @@ __all__ = [
     "slopes",
     "gflops_per_second",
     "measured_crossovers",
+    "attention_against_conv",
 ]
 
 PRODUCT_NAMES = ("q, k, v projections", "scores q·kᵀ", "weights·v", "output projection")
@@ -93,4 +102,32 @@ def measured_crossovers(layers):
             layers["n"], layer_series(layers, "seconds", "attention", d), layer_series(layers, "seconds", "gru", d)
         )
         for d in layers["d_model"]
+    }
+
+
+def attention_against_conv(layers, kernel_size=3):
+    """Self-attention against the Conv1d of the measurements (kernel k = 3), in FLOPs and in measured time.
+
+    Returns {"by_d": {d_model: {"flop_ratio": [attention's FLOPs ÷ the Conv1d's, per n], "time_ratio": [the same
+    for the measured seconds], "time_crossover": crossover_between(ns, attention, conv)}},
+    "flops_above": attention does more FLOPs at every n and d (flop_crossover_n finds no n where they are equal),
+    "above_at_longest": at the longest n, attention's time is above the Conv1d's at every d (compare_times),
+    "excess_grows": at every d, the time ratio at the longest n is above the one at the shortest (compare_times)}.
+    """
+    ns = layers["n"]
+    by_d = {}
+    for d in layers["d_model"]:
+        attention, conv = (layer_series(layers, "seconds", kind, d) for kind in ("attention", "conv"))
+        by_d[d] = {
+            "flop_ratio": [layer_flops("attention", n, d) / layer_flops("conv", n, d, kernel_size) for n in ns],
+            "time_ratio": [a / c for a, c in zip(attention, conv, strict=True)],
+            "time_crossover": crossover_between(ns, attention, conv),
+        }
+    return {
+        "by_d": by_d,
+        "flops_above": all(flop_crossover_n(d, "conv", kernel_size) is None for d in by_d),
+        "above_at_longest": all(compare_times(row["time_ratio"][-1], 1) == "above" for row in by_d.values()),
+        "excess_grows": all(
+            compare_times(row["time_ratio"][-1], row["time_ratio"][0]) == "above" for row in by_d.values()
+        ),
     }
