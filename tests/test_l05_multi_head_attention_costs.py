@@ -7,8 +7,12 @@ from torch import nn
 
 from helpers.lessons.l05_multi_head_attention.head_costs import (
     attention_flops,
+    attention_memory,
     counted_flops,
     head_distances,
+    memory_growth,
+    memory_markdown,
+    operations_markdown,
     parameter_count,
     pattern_weights,
 )
@@ -57,6 +61,53 @@ def test_only_the_softmax_count_grows_with_the_heads():
         attention_flops(0, 8, 2)
     with pytest.raises(TypeError, match="module must be an nn.Module"):
         counted_flops(lambda x: x, _randn(2, 2))
+
+
+def test_operations_markdown_says_flops_and_multiply_adds():
+    text = operations_markdown(16, 384, head_counts=(1, 2, 12))
+    total = attention_flops(16, 384, 12)["matmul_total"]
+    assert f"cost the same for 1 and for 12 heads: {total:,} FLOPs, that is {total // 2:,} multiply-adds" in text
+    assert "3,072 with 12 heads against 256 with 1" in text and "12 heads of 32 cost what 1 of 384 costs" in text
+
+
+@pytest.mark.parametrize(("n", "d_model", "n_heads"), [(16, 384, 12), (7, 12, 3), (5, 8, 1)])
+def test_attention_memory_counts_the_weights_pytorch_returns(n, d_model, n_heads):
+    row = attention_memory(n, d_model, n_heads)
+    x = _randn(1, n, d_model)
+    _, theirs = nn.MultiheadAttention(d_model, n_heads, batch_first=True)(x, x, x, average_attn_weights=False)
+    assert row["weights"] == theirs.numel() == n_heads * n * n  # (1, n_heads, n, n)
+    assert row["weights_bytes"] == 4 * row["weights"]
+    assert row["flops"] == attention_flops(n, d_model, n_heads)["matmul_total"]
+    assert row["peak_bytes"] >= row["weights_bytes"] + 3 * n * d_model * 4  # the weights, and q, k, v at least
+    assert attention_memory(n, d_model, n_heads) == row  # seeded
+
+
+@pytest.mark.parametrize("n", [16, 64])
+def test_memory_grows_with_the_heads_while_the_flops_stay(n):
+    rows = [attention_memory(n, 384, count) for count in (1, 4, 12)]
+    assert rows[0]["flops"] == rows[1]["flops"] == rows[2]["flops"]
+    assert rows[0]["peak_bytes"] < rows[1]["peak_bytes"] < rows[2]["peak_bytes"]
+    # the scores and the weights, both (1, n_heads, n, n), are held at once: 11 more heads hold 2 × 11 n² floats more
+    assert rows[2]["peak_bytes"] - rows[0]["peak_bytes"] >= 2 * 11 * n * n * 4
+    growth = memory_growth(rows + [attention_memory(8, 384, 2)])
+    assert (growth["n"], growth["few"], growth["many"], growth["same_flops"]) == (n, 1, 12, True)
+    assert growth["weights_ratio"] == 12
+    assert growth["peak_ratio"] == rows[2]["peak_bytes"] / rows[0]["peak_bytes"] > 1
+
+
+def test_memory_markdown_and_its_refusals():
+    rows = [attention_memory(64, 384, count) for count in (1, 12)]
+    text = memory_markdown(rows)
+    assert "At 64 tokens, 12 heads run the same FLOPs as 1 head" in text
+    assert "grow with the heads: 49,152 numbers against 4,096, n_heads · n², 12 times as many" in text
+    with pytest.raises(ValueError, match="rows is empty"):
+        memory_growth([])
+    with pytest.raises(ValueError, match="two head counts at n=64"):
+        memory_growth(rows[:1])
+    with pytest.raises(ValueError, match="divisible"):
+        attention_memory(4, 384, 5)
+    with pytest.raises(ValueError, match="n must be >= 1"):
+        attention_memory(0, 8, 2)
 
 
 # --------------------------------------------------------------------------- how different heads are

@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from helpers.lessons.l05_multi_head_attention import letter_task_model, training
+from helpers.lessons.l05_multi_head_attention.chance_distances import shuffled_keys
 from helpers.lessons.l05_multi_head_attention.head_costs import head_distances
 from helpers.lessons.l05_multi_head_attention.head_counts import (
     LEARNED,
@@ -39,7 +40,11 @@ from helpers.lessons.l05_multi_head_attention.letter_task import (
 from helpers.lessons.l05_multi_head_attention.letter_task_model import LetterTaskModel, evaluate, initial_model
 from helpers.lessons.l05_multi_head_attention.side_by_side import StackedLetterTaskModels
 from helpers.lessons.l05_multi_head_attention.training import train_head_model, train_head_models, train_side_by_side
-from helpers.lessons.l05_multi_head_attention.what_holds import distance_before_after, what_holds_markdown
+from helpers.lessons.l05_multi_head_attention.what_holds import (
+    chance_before_after,
+    distance_before_after,
+    what_holds_markdown,
+)
 
 
 @pytest.fixture(scope="module")
@@ -391,15 +396,49 @@ def test_describe_spread():
     assert describe_spread([]) == "no heads"
 
 
-def test_what_holds_markdown_computes_its_headings():
+def test_chance_before_after(trained):
+    before, after = chance_before_after([trained], shuffles=(0, 1, 2))
+    untrained = evaluate(initial_model(2, 0))["weights"]
+    expected = sorted(float(head_distances(shuffled_keys(untrained, seed))[0, 1]) for seed in (0, 1, 2))[1]
+    assert before == [pytest.approx(expected)]
+    # untrained heads are flat: chance for them is as close as they are; trained ones are sharp, chance far
+    assert before[0] < 0.5 < 0.8 < after[0] < 1
+    assert after == chance_before_after([trained], shuffles=(0, 1, 2))[1]  # seeded
+    with pytest.raises(ValueError, match="two-head models"):
+        chance_before_after([{"n_heads": 1}])
+
+
+def _what_holds_inputs():
     twins = {"seeds": 10, "sharing": 9, "twin_off": [0.9, 0.8], "alone_off": [0.2]}
-    toy = {"before": [0.3] * 10, "after": [0.95] * 10, "halves": 9, "seeds": 10, "twins": twins}
-    minilm = dict(median_low=0.29, median_high=0.46, largest=0.94, untrained_largest=0.05, closest_low=0.14,
-                  closest_high=0.21)  # fmt: skip
-    text = what_holds_markdown(toy, minilm)
+    toy = {
+        "before": [0.3] * 10, "after": [0.95] * 10, "chance_before": [0.31] * 10, "chance_after": [0.9] * 10,
+        "halves": 9, "seeds": 10, "shuffles": 5, "twins": twins,
+    }  # fmt: skip
+    minilm = dict(medians=[0.41, 0.46, 0.44, 0.35, 0.29, 0.37], chance_medians=[0.51, 0.84, 0.82, 0.72, 0.75, 0.62],
+                  largest=0.94, closest_low=0.14, closest_high=0.21)  # fmt: skip
+    memory = [
+        {"n": 256, "n_heads": 1, "weights": 65536, "peak_bytes": 2_000_000, "flops": 10},
+        {"n": 256, "n_heads": 12, "weights": 786432, "peak_bytes": 10_000_000, "flops": 10},
+    ]
+    return toy, minilm, memory
+
+
+def test_what_holds_markdown_computes_its_headings():
+    toy, minilm, memory = _what_holds_inputs()
+    text = what_holds_markdown(toy, minilm, memory)
     assert "**Not repeated attempts at one question.**" in text and "**Where the notes are right.**" in text
-    assert "0.95 apart (0.30 before training; medians over 10 seeds)" in text and "typically 0.3 to 0.5" in text
+    assert "end up 0.95 apart, where two heads as sharp on random keys would be 0.90 apart" in text
+    assert "(medians over 10 seeds, 5 shuffles each): no more alike than chance" in text
+    assert "0.30 apart, which is chance for heads that flat" in text
+    assert "typically 0.3 to 0.5 apart, where chance at the same sharpness is 0.5 to 0.8" in text
+    assert "in 5 of the 6 layers they attend more alike than chance (below 70% of it)" in text
+    assert "12 heads store 12 times the attention weights of 1 and reach 5.0 times its peak memory" in text
     assert "a median 85% of the answers right" in text and "leaves 20%." in text
-    weak = dict(toy, halves=3, twins=dict(twins, sharing=2))
-    text = what_holds_markdown(weak, minilm)
+    assert "Clark et al. (2019)" in text and "Michel, Levy and Neubig (2019)" in text and "Voita et al. (2019)" in text
+    weak = dict(toy, halves=3, twins=dict(toy["twins"], sharing=2))
+    text = what_holds_markdown(weak, minilm, memory)
     assert "**Not clearly different questions.**" in text and "**Where the notes are sometimes right.**" in text
+    alike = dict(toy, after=[0.5] * 10, before=[0.1] * 10)  # trained heads closer than chance: not "different"
+    text = what_holds_markdown(alike, minilm, memory)
+    assert "**Not clearly different questions.**" in text and "more alike than chance. Before" in text
+    assert "closer than chance puts heads that flat" in text

@@ -1,6 +1,7 @@
 """Lesson 05_multi_head_attention (notebooks/05_multi_head_attention.ipynb): heads built, costed, trained, compared.
 
-    head_costs         what heads cost (parameters, operations) and how differently they attend
+    head_costs         what heads cost (parameters, FLOPs, memory) and how differently they attend
+    chance_distances   chance at the same sharpness: heads' rows shuffled over the keys, the yardstick for distances
     letter_task        the toy task: the first letter and the previous one, its batches (B, n)
     letter_task_model  the task's model, one multi-head attention layer, and its score on a fixed test set
     side_by_side       M of those models stacked along a first axis, computed by batched products
@@ -15,6 +16,15 @@
 The notebook imports every name from here; the modules import each other by their full module paths.
 """
 
+from helpers.lessons.l05_multi_head_attention.chance_distances import (
+    CHANCE_SHARE,
+    SHUFFLES,
+    chance_distances,
+    entropy,
+    minilm_distances,
+    more_alike_than_chance,
+    shuffled_keys,
+)
 from helpers.lessons.l05_multi_head_attention.exercises import (
     check_combine_heads,
     check_multi_head,
@@ -30,8 +40,12 @@ from helpers.lessons.l05_multi_head_attention.explorer import (
 )
 from helpers.lessons.l05_multi_head_attention.head_costs import (
     attention_flops,
+    attention_memory,
     counted_flops,
     head_distances,
+    memory_growth,
+    memory_markdown,
+    operations_markdown,
     parameter_count,
     pattern_weights,
 )
@@ -82,9 +96,20 @@ from helpers.lessons.l05_multi_head_attention.typed_attention import (
     typed_attention_state,
     typed_attention_view,
 )
-from helpers.lessons.l05_multi_head_attention.what_holds import distance_before_after, what_holds_markdown
+from helpers.lessons.l05_multi_head_attention.what_holds import (
+    chance_before_after,
+    distance_before_after,
+    what_holds_markdown,
+)
 
 __all__ = [
+    "SHUFFLES",
+    "CHANCE_SHARE",
+    "entropy",
+    "shuffled_keys",
+    "chance_distances",
+    "more_alike_than_chance",
+    "minilm_distances",
     "check_split_heads",
     "check_combine_heads",
     "check_parameter_count",
@@ -97,6 +122,10 @@ __all__ = [
     "parameter_count",
     "attention_flops",
     "counted_flops",
+    "operations_markdown",
+    "attention_memory",
+    "memory_growth",
+    "memory_markdown",
     "head_distances",
     "pattern_weights",
     "LEARNED",
@@ -140,5 +169,6 @@ __all__ = [
     "TypedAttentionView",
     "typed_attention_view",
     "distance_before_after",
+    "chance_before_after",
     "what_holds_markdown",
 ]
