@@ -6,7 +6,9 @@ The notebook imports every name from here; each module holds one idea:
     padding            [PAD], padded batches, each sentence's mask, and how far unmasked pads move the outputs
     causal_leakage     does output[t] change when a later token changes, per mask and per placement of the mask
     fully_masked_rows  a query with every key masked: NaN in a naive softmax, zeros in the library's attention
-    decoding           one token at a time: with the causal mask, earlier outputs never change
+    mask_conventions   a bool mask's two meanings in PyTorch (True = may attend / True = hidden), converted
+    decoding           one token at a time: with the causal mask, earlier outputs never change; in a stack of
+                       layers the newest token's output needs the mask too
     cheating           a next-token model trained without the causal mask copies the answer, per seed
     tables             the experiments' results as text tables
     figures            plot_influence, the influence matrix as a heatmap
@@ -33,7 +35,13 @@ from helpers.lessons.l04_masking.cheating import (
     train_next_token_model,
     weight_on_next_token,
 )
-from helpers.lessons.l04_masking.decoding import decoding_steps, decoding_table
+from helpers.lessons.l04_masking.decoding import (
+    decoder_weights,
+    decoding_steps,
+    decoding_table,
+    newest_output_by_depth,
+    stacked_heads,
+)
 from helpers.lessons.l04_masking.exercises import (
     PLACEMENT_QUESTIONS,
     check_causal_mask,
@@ -44,6 +52,12 @@ from helpers.lessons.l04_masking.exercises import (
 from helpers.lessons.l04_masking.explorer import MASK_LABELS, MaskingExplorer, N, masking_explorer, masking_map_state
 from helpers.lessons.l04_masking.figures import plot_influence
 from helpers.lessons.l04_masking.fully_masked_rows import fully_masked_example, naive_masked_attention
+from helpers.lessons.l04_masking.mask_conventions import (
+    additive_mask,
+    allowed_key_mask,
+    hidden_key_mask,
+    mask_convention_table,
+)
 from helpers.lessons.l04_masking.mask_placements import MASK_PLACEMENTS
 from helpers.lessons.l04_masking.padding import (
     MASK_KINDS,
@@ -57,7 +71,9 @@ from helpers.lessons.l04_masking.padding import (
 )
 from helpers.lessons.l04_masking.tables import (
     format_cheating_table,
+    format_convention_table,
     format_decoding_table,
+    format_depth_table,
     format_leakage_table,
     format_padding_table,
     format_placement_table,
@@ -66,6 +82,7 @@ from helpers.lessons.l04_masking.toy_head import (
     D_K,
     D_MODEL,
     PAD,
+    SAME_BELOW,
     SENTENCES,
     VOCABULARY,
     attend,
@@ -93,6 +110,13 @@ __all__ = [
     "cheating_experiment",
     "decoding_steps",
     "decoding_table",
+    "decoder_weights",
+    "stacked_heads",
+    "newest_output_by_depth",
+    "hidden_key_mask",
+    "allowed_key_mask",
+    "additive_mask",
+    "mask_convention_table",
     "check_causal_mask",
     "check_padding_mask",
     "check_masked_attention",
@@ -119,6 +143,8 @@ __all__ = [
     "format_leakage_table",
     "format_placement_table",
     "format_decoding_table",
+    "format_depth_table",
+    "format_convention_table",
     "format_cheating_table",
     "D_MODEL",
     "D_K",
@@ -126,6 +152,7 @@ __all__ = [
     "VOCABULARY",
     "SENTENCES",
     "one_thread",
+    "SAME_BELOW",
     "embed",
     "head_weights",
     "project",

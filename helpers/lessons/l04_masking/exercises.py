@@ -73,7 +73,11 @@ def check_causal_mask(my_causal_mask):
                 torch.ones(n, n, dtype=torch.bool).tril(diagonal=-1),
                 "the diagonal is missing: a token may attend to itself (and token 0 has nothing else)",
             ),
-            (~expected, "this is inverted: True means *may attend*, so the past and the token itself are True"),
+            (
+                ~expected,
+                "this is inverted (nn.MultiheadAttention's convention, True = hidden): here, as in "
+                "F.scaled_dot_product_attention, True means *may attend*, so the past and the token itself are True",
+            ),
         ]
         result, error = call_learner(my_causal_mask, n)
         description = f"n = {n}" + (": a single token attends to itself" if n == 1 else "")
@@ -104,7 +108,11 @@ def check_padding_mask(my_padding_mask):
     for lengths, n, description in cases:
         expected = torch.arange(n)[None, :] < torch.tensor(lengths)[:, None]
         guesses = [
-            (~expected, "this is inverted: True = may attend, so the real tokens are True and the pads False"),
+            (
+                ~expected,
+                "this is inverted (nn.MultiheadAttention's key_padding_mask, True = pad): here True = may attend, "
+                "so the real tokens are True and the pads False",
+            ),
             (
                 torch.arange(n)[None, :] <= torch.tensor(lengths)[:, None],
                 "one pad too many is True: a sentence of length L has real tokens at positions 0..L−1 (use <)",

@@ -5,6 +5,8 @@ Each formats the result of one experiment of this room, with the digits the comp
     format_leakage_table(rows)       causal_leakage.leakage_table's rows, one line per position t
     format_placement_table(rows)     causal_leakage.mask_placement_table's rows, one line per placement
     format_decoding_table(rows)      decoding.decoding_table's rows, one line per step, then the newest token
+    format_depth_table(rows)         decoding.newest_output_by_depth's rows, one line per number of layers
+    format_convention_table(rows)    mask_conventions.mask_convention_table's rows, one line per API and mask
     format_cheating_table(results)   cheating.cheating_experiment's result: per mask the median (lowest–highest)
                                      over the seeds, then the verdicts counted over the seeds
 """
@@ -12,12 +14,15 @@ Each formats the result of one experiment of this room, with the digits the comp
 import statistics
 
 from helpers.lessons.l04_masking.cheating import COPIES, NEAR_CHANCE
+from helpers.lessons.l04_masking.toy_head import SAME_BELOW
 
 __all__ = [
     "format_padding_table",
     "format_leakage_table",
     "format_placement_table",
     "format_decoding_table",
+    "format_depth_table",
+    "format_convention_table",
     "format_cheating_table",
 ]
 
@@ -79,6 +84,40 @@ def format_decoding_table(rows):
         )
     newest = max(row["newest_none_vs_causal"] for row in rows)
     lines.append(f"the newest token's output, no mask vs causal mask: largest difference over all steps {newest:.4f}")
+    return "\n".join(lines)
+
+
+def _threshold():
+    """SAME_BELOW as people write it: '1e-5'."""
+    mantissa, exponent = f"{SAME_BELOW:.0e}".split("e")
+    return f"{mantissa}e{int(exponent)}"
+
+
+def _difference(value):
+    """'< 1e-5' under the threshold, else two decimals: the digits any CPU gives."""
+    return f"< {_threshold()}" if value < SAME_BELOW else f"{value:.2f}"
+
+
+def format_depth_table(rows):
+    """newest_output_by_depth's rows as text, with the verdicts and the threshold they use."""
+    lines = ["layers | newest token, no mask vs causal | verdict | causal step by step vs one pass"]
+    for row in rows:
+        verdict = "same" if row["newest_same"] else "differs"
+        causal = _difference(row["causal_vs_full"]) + (" (same)" if row["causal_same"] else " (differs)")
+        lines.append(f"{row['layers']:6d} | {_difference(row['newest']):>31s} | {verdict:7s} | {causal}")
+    lines.append(f"largest difference over all decoding steps; 'same' when it is below {_threshold()}")
+    return "\n".join(lines)
+
+
+def format_convention_table(rows):
+    """mask_convention_table's rows as text: does each API, given each mask, compute causal attention?"""
+    width = max(len(row["api"]) for row in rows)
+    lines = [f"{'PyTorch API':{width}s} | mask given               | same as helpers with the causal mask?"]
+    meaning = {"mask": "mask (True = may attend)", "~mask": "~mask (True = hidden)", "float mask": "float: 0 or −∞"}
+    for row in rows:
+        verdict = "yes" if row["same"] else f"no: {row['rows_differ']} of {row['n']} rows differ"
+        lines.append(f"{row['api']:{width}s} | {meaning[row['given']]:24s} | {verdict}")
+    lines.append(f"'yes' when no entry of any row differs by {_threshold()} or more (float64)")
     return "\n".join(lines)
 
 

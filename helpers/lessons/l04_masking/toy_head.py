@@ -11,6 +11,7 @@ k and v. So a sentence, its padded copy and a copy with one word changed differ 
     attend(tokens, mask, placement)  the head, the mask applied as MASK_PLACEMENTS[placement] says:
                                      (output (..., n, D_K), weights (..., n, n))
     one_thread()                     helpers.machinery.threads', re-exported
+    SAME_BELOW                       two outputs count as the same when no entry differs by this much
 """
 
 import functools
@@ -30,6 +31,7 @@ __all__ = [
     "VOCABULARY",
     "SENTENCES",
     "one_thread",
+    "SAME_BELOW",
     "embed",
     "head_weights",
     "project",
@@ -40,6 +42,9 @@ __all__ = [
 D_MODEL = 16  # width of a token vector
 D_K = 8  # width of the head's queries, keys and values
 PAD = "[PAD]"
+# Outputs are of size ~1: the same sums in another order differ by ~1e-7 per layer in float32 (~1e-15 in float64),
+# a different mask changes them by ~0.1. A verdict "same" means no entry differs by SAME_BELOW or more.
+SAME_BELOW = 1e-5
 # Fixed order: a word's vector depends on its place in this tuple only, never on the sentence.
 VOCABULARY = (
     PAD,
@@ -134,7 +139,8 @@ def attend(tokens, mask=None, placement="-inf before softmax"):
     """The toy head on a sentence: weights = softmax(q·kᵀ/√d_k) with the mask applied, output = weights·v.
 
     tokens: n words, a batch of B lists of n words, or token vectors x (..., n, D_MODEL).
-    mask: None, or bool broadcastable to (..., n, n); True = may attend.
+    mask: None, or bool broadcastable to (..., n, n); True = may attend (as in F.scaled_dot_product_attention;
+    nn.MultiheadAttention reads True as hidden, see mask_conventions).
     placement: how the mask is applied, a key of MASK_PLACEMENTS; the default is helpers.library.attention's
     scaled_dot_product_attention (a query with every key masked gets zeros, never NaN).
     Returns (output (..., n, D_K), weights (..., n, n)).
