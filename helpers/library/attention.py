@@ -5,7 +5,8 @@ Names used throughout the course:
     scores = q·kᵀ·scale          (..., n_q, n_k)
     weights = softmax(scores)    (..., n_q, n_k), each row sums to 1
     output = weights·v           (..., n_q, d_v)
-Masks are bool tensors with PyTorch's convention: True = this query may attend to this key.
+Masks are bool tensors with True = this query may attend to this key: the convention of
+F.scaled_dot_product_attention (nn.MultiheadAttention and nn.Transformer* read True as "hidden"; lesson 04).
 """
 
 import math
@@ -165,7 +166,7 @@ def scaled_dot_product_attention(q, k, v, mask=None, scale=None):
     """softmax(q·kᵀ·scale)·v, returning the output and the attention weights.
 
     q: (..., n_q, d_k)   k: (..., n_k, d_k)   v: (..., n_k, d_v); batch dims broadcast.
-    mask: bool, broadcastable to (..., n_q, n_k); True = may attend (PyTorch's convention).
+    mask: bool, broadcastable to (..., n_q, n_k); True = may attend (as in F.scaled_dot_product_attention).
     scale: multiplies the scores; defaults to 1/√d_k. Must be finite and >= 0.
     Returns (output (..., n_q, d_v), weights (..., n_q, n_k)).
 
@@ -206,7 +207,7 @@ def blockwise_attention(q, k, v, mask=None, block_size=128, query_block_size=Non
     """softmax(q·kᵀ·scale)·v computed block by block, never holding the (n_q, n_k) matrix.
 
     q: (..., n_q, d_k)   k: (..., n_k, d_k)   v: (..., n_k, d_v); batch dims broadcast.
-    mask: bool, broadcastable to (..., n_q, n_k); True = may attend (PyTorch's convention).
+    mask: bool, broadcastable to (..., n_q, n_k); True = may attend (as in F.scaled_dot_product_attention).
     block_size: keys per block (>= 1); query_block_size: queries per block (>= 1), default all n_q at once.
     scale: multiplies the scores; defaults to 1/√d_k. Must be finite and >= 0.
     Returns output (..., n_q, d_v) only: the weights are never formed, which is the point.

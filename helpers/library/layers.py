@@ -55,7 +55,8 @@ class MultiHeadAttention(nn.Module):
     def forward(self, query, key=None, value=None, mask=None):
         """query (B, n_q, d_model); key, value (B, n_k, d_model), default: self-attention.
 
-        mask: bool, True = may attend: (n_q, n_k) for all, (B, n_q, n_k) per sequence
+        mask: bool, True = may attend (nn.MultiheadAttention's attn_mask means the opposite: give it ~mask):
+        (n_q, n_k) for all, (B, n_q, n_k) per sequence
         (a padding mask from helpers.library.attention.padding_mask fits as mask[:, None, :]),
         or (B, n_heads, n_q, n_k) per head.
         Returns (output (B, n_q, d_model), weights (B, n_heads, n_q, n_k)).
