@@ -27,6 +27,7 @@ from helpers.lessons.l09_transformer_end_to_end.head_analysis import (
     ablate_head,
     attention_maps,
     head_ablation,
+    head_means,
     head_patterns,
     name_heads,
 )
@@ -34,6 +35,7 @@ from helpers.lessons.l09_transformer_end_to_end.sorting_task import (
     IGNORE,
     MAX_DIGITS,
     N_POSITIONS,
+    PAD_ID,
     SEP_ID,
     TEST_SIZE,
     _sequence_keys,
@@ -448,6 +450,68 @@ def test_head_ablation_lists_each_heads_accuracy(checkpoint, held_out):
     expected = exact_match(ablate_head(model, 0, 1), tokens, targets).float().mean()
     assert table[0, 1].item() == pytest.approx(expected.item())
     assert table.min() < exact_match(model, tokens, targets).float().mean()  # some head matters
+
+
+def concatenated_heads(model, layer, tokens):
+    """The input of block `layer`'s w_o, (B, n, d_model), captured by a hook of the test's own."""
+    captured = []
+    hook = model.blocks[layer].attn.w_o.register_forward_pre_hook(lambda module, inputs: captured.append(inputs[0]))
+    with torch.no_grad():
+        model(tokens)
+    hook.remove()
+    return captured[0]
+
+
+def test_head_means_average_each_heads_output_over_the_real_tokens():
+    model = random_model()
+    tokens = torch.randint(0, 10, (4, N_POSITIONS), generator=torch.Generator().manual_seed(5))
+    tokens[:, 8:] = PAD_ID
+    means = head_means(model, tokens)
+    d_k = model.blocks[0].attn.d_k
+    assert means.shape == (2, 2, d_k)
+    for layer in range(2):
+        heads = concatenated_heads(model, layer, tokens)[:, :8]  # the positions that are not padding
+        for head in range(2):
+            expected = heads[..., head * d_k : (head + 1) * d_k].reshape(-1, d_k).mean(dim=0)
+            torch.testing.assert_close(means[layer, head], expected)
+    with pytest.raises(ValueError, match=r"\(B, n\)"):
+        head_means(model, tokens[0])
+
+
+def test_mean_ablation_replaces_a_heads_output_by_a_constant_vector():
+    model = random_model()
+    tokens = torch.randint(0, 10, (3, N_POSITIONS), generator=torch.Generator().manual_seed(6))
+    mean = head_means(model, tokens)[1, 1]
+    d_k = model.blocks[1].attn.d_k
+
+    def constant_head_one(module, inputs):  # head 1's slice of the concatenated heads set to `mean` everywhere
+        concatenated = inputs[0].clone()
+        concatenated[..., d_k : 2 * d_k] = mean
+        return (concatenated,)
+
+    hook = model.blocks[1].attn.w_o.register_forward_pre_hook(constant_head_one)
+    with torch.no_grad():
+        expected = model(tokens)
+    hook.remove()
+    ablated = ablate_head(model, 1, 1, mean=mean)
+    with torch.no_grad():
+        torch.testing.assert_close(ablated(tokens), expected)
+        assert not torch.allclose(ablate_head(model, 1, 1)(tokens), expected)  # zeroing is something else
+    assert torch.equal(model.blocks[1].attn.w_o.bias, random_model().blocks[1].attn.w_o.bias)  # original untouched
+    with pytest.raises(ValueError, match=r"shape \(8,\)"):
+        ablate_head(model, 1, 1, mean=torch.zeros(3))
+
+
+def test_head_ablation_by_the_mean_uses_the_means_of_the_tokens(checkpoint, held_out):
+    model, _ = checkpoint
+    tokens, targets = held_out[0][:300], held_out[1][:300]
+    table = head_ablation(model, tokens, targets, mode="mean")
+    means = head_means(model, tokens)
+    expected = exact_match(ablate_head(model, 0, 2, mean=means[0, 2]), tokens, targets).float().mean()
+    assert table[0, 2].item() == pytest.approx(expected.item())
+    assert not torch.equal(table, head_ablation(model, tokens, targets, mode="zero"))
+    with pytest.raises(ValueError, match="mode must be one of"):
+        head_ablation(model, tokens, targets, mode="random")
 
 
 # ---------------------------------------------------------------- checkpoints

@@ -12,6 +12,7 @@ from helpers.lessons.l09_transformer_end_to_end.exercises import (
     check_failing_input,
     check_greedy_decoding,
     check_position_shift,
+    check_temperature_sampling,
 )
 from helpers.lessons.l09_transformer_end_to_end.sorting_task import SEP, decode, encode, held_out_set
 from helpers.lessons.l09_transformer_end_to_end.training import one_thread_context
@@ -165,6 +166,77 @@ def test_greedy_checker_loads_the_committed_model_by_default(capsys):
     assert check_greedy_decoding(greedy_sort) is True
 
 
+# ---------------------------------------------------------------- sampling with a temperature
+
+
+def sample_with_temperature(logits, temperature, generator):
+    probabilities = torch.softmax(logits / temperature, dim=-1)
+    return int(torch.multinomial(probabilities, 1, generator=generator))
+
+
+def sample_by_inverse_cdf(logits, temperature, generator):  # another right answer: returns a 0-d tensor
+    cdf = torch.softmax(logits / temperature, dim=-1).cumsum(dim=-1)
+    return torch.searchsorted(cdf, torch.rand(1, generator=generator) * cdf[-1])[0].clamp(max=len(logits) - 1)
+
+
+@pytest.mark.parametrize("answer", [sample_with_temperature, sample_by_inverse_cdf])
+def test_temperature_sampling_references_pass(answer, capsys):
+    assert check_temperature_sampling(answer) is True
+    assert "T = 0.01 draws the most likely token every time" in capsys.readouterr().out
+
+
+def not_yet_written(logits, temperature, generator):
+    raise NotImplementedError  # the placeholder a learner starts from
+
+
+def global_random(logits, temperature, generator):
+    return int(torch.multinomial(torch.softmax(logits / temperature, dim=-1), 1))
+
+
+def no_temperature(logits, temperature, generator):
+    return int(torch.multinomial(torch.softmax(logits, dim=-1), 1, generator=generator))
+
+
+def times_temperature(logits, temperature, generator):
+    return int(torch.multinomial(torch.softmax(logits * temperature, dim=-1), 1, generator=generator))
+
+
+def argmax(logits, temperature, generator):
+    return int((logits / temperature).argmax())
+
+
+def probabilities_not_a_token(logits, temperature, generator):
+    return torch.softmax(logits / temperature, dim=-1)
+
+
+def uniform(logits, temperature, generator):
+    return int(torch.randint(len(logits), (1,), generator=generator))
+
+
+@pytest.mark.parametrize(
+    ("answer", "hint"),
+    [
+        (not_yet_written, "replace the line `raise NotImplementedError`"),
+        (global_random, "pass the generator to the function that draws"),
+        (no_temperature, "divide the logits by it first"),
+        (times_temperature, "divide, so that T > 1 flattens"),
+        (argmax, "instead of taking the argmax"),
+        (probabilities_not_a_token, "return one token id"),
+        (uniform, "softmax(logits / temperature)[i]"),
+    ],
+)
+def test_temperature_sampling_mistakes_get_a_hint(answer, hint, capsys):
+    assert check_temperature_sampling(answer) is False
+    out = capsys.readouterr().out
+    assert hint in out and "Not yet" in out
+
+
+def test_the_sampling_checker_leaves_the_global_random_state_alone():
+    state = torch.random.get_rng_state()
+    check_temperature_sampling(sample_with_temperature)
+    assert torch.equal(torch.random.get_rng_state(), state)
+
+
 # ---------------------------------------------------------------- catching the model out
 
 
@@ -194,4 +266,5 @@ def test_checkers_never_raise_on_strange_answers(model, capsys):
     assert check_position_shift(lambda k, d: torch.full((d, d), math.nan)) is False
     assert check_block_parameters(lambda d, f: "many") is False
     assert check_greedy_decoding(lambda model, digits: None, model) is False
+    assert check_temperature_sampling(lambda logits, t, g: 1 / 0) is False
     assert "Not yet" in capsys.readouterr().out

@@ -1,5 +1,6 @@
 """Lesson 09's widgets without a browser: the generation explorer and the training monitor."""
 
+import matplotlib
 import numpy as np
 import pytest
 import torch
@@ -7,7 +8,10 @@ import torch
 from helpers.lessons.l09_transformer_end_to_end.checkpoint import CHECKPOINT_PATH, load_checkpoint
 from helpers.lessons.l09_transformer_end_to_end.explorer import (
     DEFAULT_DIGITS,
+    DROPPED_COLOR,
     EXPLORERS,
+    HIGHLIGHT,
+    SAMPLING_SEED,
     GenerationExplorer,
     TrainingMonitor,
     _verdict,
@@ -15,7 +19,7 @@ from helpers.lessons.l09_transformer_end_to_end.explorer import (
     generation_state,
 )
 from helpers.lessons.l09_transformer_end_to_end.generation import generate
-from helpers.lessons.l09_transformer_end_to_end.sorting_task import MAX_DIGITS
+from helpers.lessons.l09_transformer_end_to_end.sorting_task import MAX_DIGITS, TOKENS
 from helpers.lessons.l09_transformer_end_to_end.training import one_thread_context
 from helpers.machinery.explorer import control_values
 
@@ -39,6 +43,8 @@ def shared(model):
 @pytest.fixture
 def explorer(shared):
     """One explorer for the module (building one draws a whole figure), reset to the default input."""
+    shared.controls["top_k"].value = 1
+    shared.controls["temperature"].value = 1.0
     shared.text.value = DEFAULT_DIGITS
     shared.controls["step"].value = 1
     assert shared.generation["digits"] == DEFAULT_DIGITS and shared.state["step"] == 1
@@ -89,15 +95,57 @@ def test_the_step_slider_is_a_lookup_that_redraws(explorer):
     assert shown.mask[:, query + 1 :].all() and not shown.mask[:, : query + 1].any()  # future keys are grey
     assert explorer.query_box.get_x() == pytest.approx(query - 0.5)
     heights = [bar.get_height() for bar in explorer.bars]
-    np.testing.assert_allclose(heights, explorer.state["probabilities"].numpy(), rtol=1e-6)
+    state = explorer.state  # top-k = 1: the written token at 1, the others at softmax(logits / T), grey
+    shown = np.where(state["kept"], state["probabilities"].numpy(), state["before_top_k"].numpy())
+    np.testing.assert_allclose(heights, shown, rtol=1e-6)
     assert "Step 4 of 6" in explorer.step_line.value
     assert not np.array_equal(canvas_pixels(explorer), before)
 
 
 def test_every_slider_value_updates_without_error(explorer):
-    for value in control_values(explorer.controls["step"]):
-        explorer.controls["step"].value = value
-        assert explorer.error is None and explorer.state["step"] == value
+    for name, control in explorer.controls.items():
+        for value in control_values(control):
+            control.value = value
+            assert explorer.error is None and explorer.state[name] == pytest.approx(value)
+
+
+def test_the_widget_starts_greedy(explorer, model):
+    assert explorer.state["top_k"] == 1 and explorer.state["temperature"] == 1.0
+    assert explorer.generation["output"] == generate(model, DEFAULT_DIGITS)["output"]
+    assert explorer.state["kept"].sum() == 1 and "greedy decoding" in explorer.step_line.value
+
+
+def test_temperature_at_top_k_1_rescales_the_dropped_bars_without_a_new_answer(explorer, model):
+    before = canvas_pixels(explorer)
+    output = explorer.generation["output"]
+    explorer.controls["temperature"].value = 10**0.5
+    state = explorer.state
+    assert explorer.generation["output"] == output and state["temperature"] == pytest.approx(10**0.5)
+    logits = generate(model, DEFAULT_DIGITS)["logits"][0]
+    torch.testing.assert_close(state["before_top_k"], torch.softmax(logits.double() / 10**0.5, -1).float())
+    heights = np.array([bar.get_height() for bar in explorer.bars])
+    dropped = ~state["kept"]
+    np.testing.assert_allclose(heights[dropped], state["before_top_k"].numpy()[dropped], rtol=1e-6)
+    assert all(
+        explorer.bars[i].get_facecolor() == matplotlib.colors.to_rgba(DROPPED_COLOR) for i in np.flatnonzero(dropped)
+    )
+    assert not np.array_equal(canvas_pixels(explorer), before)
+
+
+def test_top_k_samples_from_the_seeded_generator_and_greys_the_rest(explorer, model):
+    explorer.controls["temperature"].value = 10.0
+    explorer.controls["top_k"].value = 3
+    expected = generate(model, DEFAULT_DIGITS, torch.Generator().manual_seed(SAMPLING_SEED), temperature=10.0, top_k=3)
+    assert explorer.generation["output"] == expected["output"] != generate(model, DEFAULT_DIGITS)["output"]
+    state = explorer.state
+    assert state["kept"].sum() == 3 and (state["probabilities"][~state["kept"]] == 0).all()
+    written = TOKENS.index(state["written"])
+    assert state["kept"][written] and explorer.bars[written].get_facecolor() == matplotlib.colors.to_rgba(HIGHLIGHT)
+    assert "sampled at temperature 10 from the 3 most likely tokens" in explorer.step_line.value
+    assert [text.get_text() for text in explorer.map_ax.get_xticklabels()] == state["tokens"]
+    explorer.text.value = "9 7 2"  # typed digits keep the sampling settings
+    again = generate(model, "972", torch.Generator().manual_seed(SAMPLING_SEED), temperature=10.0, top_k=3)
+    assert explorer.generation["output"] == again["output"] and explorer.generation["top_k"] == 3
 
 
 def test_typing_digits_generates_once_and_resizes_the_slider(explorer):
@@ -144,7 +192,7 @@ def test_the_verdict_says_right_or_what_the_answer_was(model):
 
 def test_the_text_box_is_described_and_outside_the_stepped_controls(explorer):
     assert explorer.text.description.strip()
-    assert list(explorer.controls) == ["step"]
+    assert list(explorer.controls) == ["step", "temperature", "top_k"]
     assert explorer.text in explorer.widget.children[0].children
     assert explorer.live.canvas in explorer.widget.children
 

@@ -5,8 +5,9 @@
     tiny_transformer  the model: embedding + positions, Pre-LN blocks with a causal mask, output projection
     training          seeded training on one thread, with warm-up and a cosine learning rate
     evaluation        exact match per sequence, accuracy per input length
-    generation        greedy decoding with every step's attention rows and probabilities
-    head_analysis     attention maps, what each head attends to, and ablating one head
+    sampling          the next token drawn with a temperature and top-k, from an explicit torch.Generator
+    generation        greedy or sampled decoding with every step's attention rows and probabilities
+    head_analysis     attention maps, what each head attends to, and ablating one head (zero or mean)
     checkpoint        saving, loading and writing the committed notebooks/09_checkpoint.pt
     figures           loss curves, mistakes by length, every head's map, the ablation bars
     explorer          a live training monitor, and generation step by step
@@ -29,9 +30,11 @@ from helpers.lessons.l09_transformer_end_to_end.exercises import (
     check_failing_input,
     check_greedy_decoding,
     check_position_shift,
+    check_temperature_sampling,
 )
 from helpers.lessons.l09_transformer_end_to_end.explorer import (
     DEFAULT_DIGITS,
+    SAMPLING_SEED,
     GenerationExplorer,
     TrainingMonitor,
     generation_explorer,
@@ -42,13 +45,16 @@ from helpers.lessons.l09_transformer_end_to_end.figures import (
     plot_heads,
     plot_losses,
     plot_mistakes_by_length,
+    plot_sampling_sweep,
 )
-from helpers.lessons.l09_transformer_end_to_end.generation import generate
+from helpers.lessons.l09_transformer_end_to_end.generation import generate, sampled_exact_match, sampling_sweep
 from helpers.lessons.l09_transformer_end_to_end.head_analysis import (
+    ABLATIONS,
     PATTERNS,
     ablate_head,
     attention_maps,
     head_ablation,
+    head_means,
     head_patterns,
     name_heads,
 )
@@ -57,6 +63,12 @@ from helpers.lessons.l09_transformer_end_to_end.position_probes import (
     plot_encoding,
     plot_similarity_by_distance,
     position_similarity,
+)
+from helpers.lessons.l09_transformer_end_to_end.sampling import (
+    entropy_bits,
+    sample_next_token,
+    sampling_distribution,
+    sampling_margin,
 )
 from helpers.lessons.l09_transformer_end_to_end.sorting_task import (
     DIGITS,
@@ -102,8 +114,10 @@ __all__ = [
     "check_position_shift",
     "check_block_parameters",
     "check_greedy_decoding",
+    "check_temperature_sampling",
     "check_failing_input",
     "DEFAULT_DIGITS",
+    "SAMPLING_SEED",
     "TrainingMonitor",
     "generation_state",
     "GenerationExplorer",
@@ -112,12 +126,21 @@ __all__ = [
     "plot_mistakes_by_length",
     "plot_heads",
     "plot_ablation",
+    "plot_sampling_sweep",
+    "sampling_distribution",
+    "sample_next_token",
+    "sampling_margin",
+    "entropy_bits",
     "generate",
+    "sampled_exact_match",
+    "sampling_sweep",
     "attention_maps",
     "PATTERNS",
     "head_patterns",
     "name_heads",
+    "head_means",
     "ablate_head",
+    "ABLATIONS",
     "head_ablation",
     "position_similarity",
     "permutation_gap",

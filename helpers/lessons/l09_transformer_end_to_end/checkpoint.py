@@ -3,10 +3,14 @@
     CHECKPOINT_NAME, CHECKPOINT_PATH   notebooks/09_checkpoint.pt: the file name and the committed file's path
     STATED_ACCURACY                    the exact match on held_out_set() the committed checkpoint must reach
     save_checkpoint(model, path)       the model's config and weights (a state_dict), plus plain extras
-    load_checkpoint(path)              (model in eval mode, extras); reads tensors and plain values only
+    load_checkpoint(path)              (model in eval mode, extras), read with torch.load(weights_only=True)
     write_checkpoint()                 train with TRAINING's settings and save: how the committed file is made
 
 A checkpoint is a dict {config, state_dict, extra}: plain values and tensors, no pickled classes.
+weights_only=True makes torch.load use a restricted unpickler that rebuilds only tensors, containers and plain
+values and refuses any other class or function. That closes pickle's usual way of running code, but it is a
+safeguard, not a guarantee: the unpickler itself has had bugs that let a crafted file run code
+(CVE-2025-32434, fixed in PyTorch 2.6; CVE-2026-24747, fixed in 2.10). Load checkpoints you trust.
 """
 
 from pathlib import Path
@@ -55,7 +59,8 @@ def write_checkpoint(path=CHECKPOINT_PATH, **training):
 def load_checkpoint(path):
     """Rebuild a TinyTransformer from save_checkpoint's file, in eval mode. Returns (model, extra).
 
-    torch.load(weights_only=True) reads tensors and plain values only: a checkpoint cannot run code.
+    torch.load(weights_only=True) rebuilds tensors and plain values only (a restricted unpickler): a safeguard
+    against code hidden in the file, not a guarantee (see the module's docstring).
     """
     checkpoint = torch.load(path, weights_only=True)
     if not isinstance(checkpoint, dict) or {"config", "state_dict"} - set(checkpoint):

@@ -1,4 +1,4 @@
-"""09_transformer_end_to_end's exercises: positions, parameters, generation, and a failure of the model."""
+"""09_transformer_end_to_end's exercises: positions, parameters, generation, sampling, and a failure of the model."""
 
 import torch
 
@@ -8,12 +8,13 @@ from helpers.lessons.l09_transformer_end_to_end.sorting_task import parse_digits
 from helpers.lessons.l09_transformer_end_to_end.training import one_thread_context
 from helpers.library.layers import TransformerBlock
 from helpers.library.positions import sinusoidal_encoding
-from helpers.machinery.exercise_checking import call_learner, report
+from helpers.machinery.exercise_checking import call_learner, not_written, report
 
 __all__ = [
     "check_position_shift",
     "check_block_parameters",
     "check_greedy_decoding",
+    "check_temperature_sampling",
     "check_failing_input",
 ]
 
@@ -135,6 +136,88 @@ def check_greedy_decoding(fn, model=None):
             hint = "one model run gives one new token: run the model once per generated digit"
         results.append((f"{label} = {expected!r} (you returned {value!r})", value == expected, hint))
     return report("Exercise: greedy decoding, one token at a time", results)
+
+
+SAMPLING_LOGITS = torch.tensor([2.0, 1.0, 0.0, -1.0])  # the checker's distribution: four tokens
+SAMPLING_DRAWS = 2000
+SAMPLING_TOLERANCE = 0.04  # |share of draws − probability| allowed: about 3.5 standard errors for 2000 draws
+
+
+def _draws(fn, temperature, seed, count):
+    """count draws of fn(logits, temperature, generator) from one generator: (list of ints, or None, error)."""
+    generator = torch.Generator().manual_seed(seed)
+    draws = []
+    for _ in range(count):
+        value, error = call_learner(fn, SAMPLING_LOGITS.clone(), temperature, generator)
+        if error is not None:
+            return None, error
+        if isinstance(value, torch.Tensor) and value.numel() == 1 and not value.is_floating_point():
+            value = int(value.item())
+        if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < len(SAMPLING_LOGITS):
+            return None, f"returned {value!r}: return one token id, an int from 0 to {len(SAMPLING_LOGITS) - 1}"
+        draws.append(value)
+    return draws, None
+
+
+def _shares(draws):
+    return torch.bincount(torch.tensor(draws), minlength=len(SAMPLING_LOGITS)).double() / len(draws)
+
+
+def check_temperature_sampling(fn):
+    """Exercise: fn(logits, temperature, generator) draws one token id from softmax(logits / temperature).
+
+    logits: (vocab_size,). The draw must use `generator` only (not torch's global random state), so the same
+    seed gives the same draws. Checked on SAMPLING_LOGITS at three temperatures with SAMPLING_DRAWS draws each.
+    """
+    title = "Exercise: sampling with a temperature"
+    placeholder = not_written(fn, SAMPLING_LOGITS.clone(), 1.0, torch.Generator().manual_seed(0))
+    if placeholder:
+        return report(title, placeholder)
+    results = []
+    global_state = torch.random.get_rng_state()
+    first, error = _draws(fn, 1.0, seed=0, count=20)
+    if error is not None:
+        return report(title, [("sample_with_temperature(logits, 1.0, generator) runs", False, error)])
+    untouched = torch.equal(torch.random.get_rng_state(), global_state)
+    results.append(
+        (
+            "it leaves torch's global random state alone",
+            untouched,
+            "pass the generator to the function that draws: torch.multinomial(p, 1, generator=generator) "
+            "or torch.rand(1, generator=generator)",
+        )
+    )
+    again, _ = _draws(fn, 1.0, seed=0, count=20)
+    results.append(("the same seed gives the same 20 draws", first == again, "draw with the generator you are given"))
+    for temperature in (1.0, 0.5, 3.0):
+        draws, error = _draws(fn, temperature, seed=1, count=SAMPLING_DRAWS)
+        if error is not None:
+            results.append((f"temperature {temperature} runs", False, error))
+            break
+        shares = _shares(draws)
+        wanted = torch.softmax(SAMPLING_LOGITS.double() / temperature, dim=-1)
+        gap = float((shares - wanted).abs().max())
+        hint = "draw token i with probability softmax(logits / temperature)[i], e.g. with torch.multinomial"
+        if len(set(draws)) == 1:
+            hint = "every draw is the same token: draw at random from the probabilities instead of taking the argmax"
+        elif float((shares - torch.softmax(SAMPLING_LOGITS.double(), dim=-1)).abs().max()) < SAMPLING_TOLERANCE:
+            hint = "the shares follow softmax(logits), whatever the temperature: divide the logits by it first"
+        elif float((shares - torch.softmax(SAMPLING_LOGITS.double() * temperature, dim=-1)).abs().max()) < 0.04:
+            hint = "you multiplied by the temperature: divide, so that T > 1 flattens and T < 1 sharpens"
+        shown = ", ".join(f"{share:.0%}" for share in shares.tolist())
+        expected = ", ".join(f"{p:.0%}" for p in wanted.tolist())
+        results.append(
+            (
+                f"T = {temperature}: shares of {SAMPLING_DRAWS} draws {shown} (softmax(logits / T): {expected})",
+                gap <= SAMPLING_TOLERANCE,
+                hint,
+            )
+        )
+    if all(passed for _, passed, _ in results):
+        draws, _ = _draws(fn, 0.01, seed=2, count=50)
+        hint = "at T = 0.01 softmax(logits / T) is almost one-hot on the largest logit"
+        results.append(("T = 0.01 draws the most likely token every time", set(draws or []) == {0}, hint))
+    return report(title, results)
 
 
 def check_failing_input(answer, model=None):

@@ -5,10 +5,13 @@
     generation_state(g, step)  the pure lookup behind the explorer: one step of a generate() result
     GenerationExplorer         type digits (a text box, validated), drag the step slider: each
                                generated token with the attention rows of every layer and head
-                               that produced it, and the model's next-token probabilities
+                               that produced it, and the model's next-token probabilities; the
+                               temperature and top-k sliders switch from greedy decoding to sampling
 
-The text box runs generate() once per typed input (one model run per generated token, a few
-milliseconds each); the slider only looks up a step of that result, so moving it stays fast.
+The text box and the temperature and top-k sliders run generate() once per change (one model run per
+generated token, a few milliseconds each), sampling from a generator seeded with SAMPLING_SEED each
+time, so the same settings always show the same answer; the step slider only looks up a step of that
+result, so moving it stays fast. Top-k = 1 (the start) is greedy decoding.
 """
 
 import html
@@ -17,17 +20,20 @@ import time
 import ipywidgets as widgets
 import matplotlib
 import numpy as np
+import torch
 from matplotlib.patches import Rectangle
 
 from helpers.lessons.l09_transformer_end_to_end.checkpoint import CHECKPOINT_PATH, load_checkpoint
 from helpers.lessons.l09_transformer_end_to_end.generation import generate
+from helpers.lessons.l09_transformer_end_to_end.sampling import sampling_distribution
 from helpers.lessons.l09_transformer_end_to_end.sorting_task import MAX_DIGITS, MIN_DIGITS, TOKENS, parse_digits
-from helpers.library.checks import require_int
+from helpers.library.checks import require_int, require_number
 from helpers.machinery.explorer import Explorer, LiveFigure
 from helpers.machinery.plotting import ATTENTION_CMAP, MASKED_COLOR
 
 __all__ = [
     "DEFAULT_DIGITS",
+    "SAMPLING_SEED",
     "TrainingMonitor",
     "generation_state",
     "GenerationExplorer",
@@ -36,8 +42,11 @@ __all__ = [
 ]
 
 DEFAULT_DIGITS = "314159"
+SAMPLING_SEED = 0  # the widget's generator seed: the same digits, temperature and top-k give the same answer
 HIGHLIGHT = "#e69f00"  # Okabe-Ito orange: the query's column and the chosen token
 BAR_COLOR = "#440154"  # viridis' darkest
+DROPPED_COLOR = "#bbbbbb"  # light grey: a token top-k leaves out, at its probability before top-k
+PROBABILITY_FLOOR = 1e-4  # the bottom of the probability axis (log scale)
 
 
 class TrainingMonitor:
@@ -89,10 +98,11 @@ class TrainingMonitor:
 
 
 def _verdict(generation):
-    """One line on the whole output: right, or what it should have been."""
+    """One line on the whole output: right, or what it should have been (HTML-escaped)."""
+    output = html.escape(generation["output"])
     if generation["correct"]:
-        return f"The model wrote {generation['output']}: sorted correctly."
-    return f"The model wrote {generation['output']}: wrong, sorted it is {generation['expected']}."
+        return f"The model wrote {output}: sorted correctly."
+    return f"The model wrote {output}: wrong, sorted it is {generation['expected']}."
 
 
 def _row_labels(n_layers, n_heads):
@@ -107,7 +117,9 @@ def generation_state(generation, step):
     L + step − 1), read (its token), written (the token it generated), output_so_far (str),
     rows (n_layers · n_heads, 2L): that step's attention rows, one per layer and head,
     allowed (2L,) bool: the keys that existed at that step (0 .. query), row_labels,
-    probabilities (vocab_size,), correct (bool: the whole output is the sorted input).
+    probabilities (vocab_size,): what the token was chosen from, correct (bool: the whole output is the
+    sorted input), temperature and top_k (None: greedy), before_top_k (vocab_size,): softmax(logits / T),
+    kept (vocab_size,) bool: the tokens top-k keeps (all of them when greedy or top_k is None).
     """
     if not isinstance(generation, dict) or "weights" not in generation:
         raise TypeError(
@@ -120,6 +132,15 @@ def generation_state(generation, step):
     weights = generation["weights"][step - 1]  # (n_layers, n_heads, 2L)
     n_layers, n_heads, n_keys = weights.shape
     query = length + step - 1
+    temperature, top_k = generation.get("temperature"), generation.get("top_k")
+    probabilities = generation["probabilities"][step - 1]
+    if temperature is None:  # greedy: nothing is scaled or left out
+        before_top_k, kept = probabilities, np.ones(len(probabilities), dtype=bool)
+    else:
+        logits = generation["logits"][step - 1]
+        before_top_k = sampling_distribution(logits, temperature).float()
+        kept = np.zeros(len(logits), dtype=bool)
+        kept[logits.double().topk(top_k or len(logits)).indices.numpy()] = True  # as sampling_distribution keeps
     return {
         "digits": generation["digits"],
         "tokens": generation["tokens"],
@@ -131,8 +152,12 @@ def generation_state(generation, step):
         "rows": weights.reshape(n_layers * n_heads, n_keys),
         "allowed": np.arange(n_keys) <= query,
         "row_labels": _row_labels(n_layers, n_heads),
-        "probabilities": generation["probabilities"][step - 1],
+        "probabilities": probabilities,
         "correct": generation["correct"],
+        "temperature": temperature,
+        "top_k": top_k,
+        "before_top_k": before_top_k,
+        "kept": kept,
     }
 
 
@@ -141,18 +166,20 @@ class GenerationExplorer(Explorer):
 
     Left: the attention rows of the query that produced the chosen token, one row per layer and
     head, over every token (grey: not generated yet at that step, the causal mask's view).
-    Right: the model's probabilities for the next token; the orange bar is the one it wrote.
+    Right: the probabilities the next token was drawn from (log scale); the orange bar is the one it
+    wrote, light grey bars the tokens top-k left out (at their probability before top-k).
+    Controls: step, temperature (log slider, 0.1 to 10) and top-k (1 = greedy decoding).
     text: the Text box (outside `controls`, whose values tests and the benchmark step through).
-    generation: generate()'s result for the current input. typed_error: the last refused input, or None.
+    generation: generate()'s result for the current input and settings. typed_error: the last refused input.
     """
 
     figsize = (7.6, 3.0)
 
     def __init__(self, model=None, digits=DEFAULT_DIGITS):
         self.model = load_checkpoint(CHECKPOINT_PATH)[0] if model is None else model
-        self.generation = generate(self.model, digits)
+        self.generation = self._generate(digits, 1.0, 1)
         self.typed_error = None
-        self._drawn_digits = None
+        self._drawn_tokens = None
         self.text = widgets.Text(
             value=self.generation["digits"],
             description="Digits to sort (press Enter):",
@@ -167,24 +194,45 @@ class GenerationExplorer(Explorer):
         top = widgets.HBox([self.text, self.typed_message])
         self.widget.children = (top, *self.widget.children[:-1], self.step_line, self.widget.children[-1])
 
+    def _generate(self, digits, temperature, top_k):
+        """generate() with these settings, from a generator seeded with SAMPLING_SEED."""
+        generator = torch.Generator().manual_seed(SAMPLING_SEED)
+        return generate(self.model, digits, generator, temperature=temperature, top_k=top_k)
+
     def make_controls(self):
         length = len(self.generation["digits"])
+        vocab_size = self.model.config["vocab_size"]
         return {
             "step": widgets.IntSlider(
                 value=1, min=1, max=length, step=1, description="generated token", continuous_update=True
-            )
+            ),
+            "temperature": widgets.FloatLogSlider(
+                value=1.0, base=10, min=-1, max=1, step=0.1, description="temperature", continuous_update=False
+            ),
+            "top_k": widgets.IntSlider(
+                value=1, min=1, max=vocab_size, step=1, description="top-k (1 = greedy)", continuous_update=False
+            ),
         }
 
-    def update(self, step):
-        return generation_state(self.generation, step)
+    def update(self, step, temperature, top_k):
+        generation = self.generation
+        if top_k == 1 and generation["top_k"] == 1 and generation["temperature"] != temperature:
+            # Top-k = 1 writes the most likely token at any temperature: the same answer, no new model runs.
+            generation = dict(generation, temperature=require_number("temperature", temperature, positive=True))
+            self.generation = generation
+        elif (generation["temperature"], generation["top_k"]) != (temperature, top_k):
+            generation = self._generate(generation["digits"], temperature, top_k)  # raises on bad values
+            self.generation = generation
+            self.typed_message.value = _verdict(generation)
+        return generation_state(generation, step)
 
     def setup(self, live):
         config = self.model.config
-        n_rows, n_keys = config["n_layers"] * config["n_heads"], 2 * len(self.generation["digits"])
+        n_rows = config["n_layers"] * config["n_heads"]
         map_ax, bar_ax = live.figure.subplots(1, 2, width_ratios=[1.7, 1])
         cmap = matplotlib.colormaps[ATTENTION_CMAP].with_extremes(bad=MASKED_COLOR)
         self.image = map_ax.imshow(
-            np.zeros((n_rows, n_keys)), cmap=cmap, vmin=0, vmax=1, aspect="auto", interpolation="nearest"
+            np.zeros((n_rows, 2)), cmap=cmap, vmin=0, vmax=1, aspect="auto", interpolation="nearest"
         )
         live.figure.colorbar(self.image, ax=map_ax, fraction=0.05, pad=0.02, label="attention weight")
         map_ax.set_yticks(range(n_rows), labels=_row_labels(config["n_layers"], config["n_heads"]))
@@ -192,52 +240,61 @@ class GenerationExplorer(Explorer):
         self.map_ax = map_ax
         self.query_box = Rectangle((-0.5, -0.5), 1, n_rows, fill=False, edgecolor=HIGHLIGHT, linewidth=2.5)
         map_ax.add_patch(self.query_box)
-        self.bars = list(bar_ax.bar(range(len(TOKENS)), np.zeros(len(TOKENS)), color=BAR_COLOR))
-        self._highlighted = 0  # the bar drawn orange: the token written at the step shown
-        self.bars[0].set_color(HIGHLIGHT)
+        self.bars = list(bar_ax.bar(range(len(TOKENS)), np.full(len(TOKENS), PROBABILITY_FLOOR), color=BAR_COLOR))
         bar_ax.set_xticks(range(len(TOKENS)), labels=TOKENS)
-        bar_ax.set_ylim(0, 1)
+        bar_ax.set_yscale("log")
+        bar_ax.set_ylim(PROBABILITY_FLOOR, 1.5)
         bar_ax.set_xlabel("next token")
-        bar_ax.set_ylabel("probability")
-        bar_ax.set_title("prediction")
+        bar_ax.set_ylabel("probability (log scale)")
+        bar_ax.set_title("drawn from")
         self.title = live.figure.suptitle("")
         live.animate(self.image, self.query_box, *self.bars)
 
     def _set_tokens(self, state):
+        """The key labels and the title: drawn with the figure, so a change of the tokens redraws it all."""
         n_keys = len(state["tokens"])
         self.image.set_extent((-0.5, n_keys - 0.5, len(state["row_labels"]) - 0.5, -0.5))
         self.map_ax.set_xlim(-0.5, n_keys - 0.5)
         self.map_ax.set_xticks(range(n_keys), labels=state["tokens"])
-        self.title.set_text(f"{state['digits']}  →  the model writes {self.generation['output']}, one digit per step")
-        self._drawn_digits = state["digits"]
+        self.title.set_text(f"{state['digits']}: the model writes one token per step")
+        self._drawn_tokens = state["tokens"]
 
     def draw(self, state):
-        full = state["digits"] != self._drawn_digits
+        full = state["tokens"] != self._drawn_tokens  # new digits, or a new sampled answer
         if full:
             self._set_tokens(state)
         rows = state["rows"].numpy()
         self.image.set_data(np.ma.masked_array(rows, mask=np.broadcast_to(~state["allowed"], rows.shape)))
         self.query_box.set_x(state["query"] - 0.5)
         written = TOKENS.index(state["written"])
-        for bar, height in zip(self.bars, state["probabilities"].tolist(), strict=True):
+        shown = np.where(state["kept"], state["probabilities"].numpy(), state["before_top_k"].numpy())
+        colors = [
+            HIGHLIGHT if token == written else BAR_COLOR if kept else DROPPED_COLOR
+            for token, kept in enumerate(state["kept"])
+        ]
+        for bar, height, color in zip(self.bars, shown.tolist(), colors, strict=True):
             bar.set_height(height)
-        if written != self._highlighted:
-            self.bars[self._highlighted].set_color(BAR_COLOR)
-            self.bars[written].set_color(HIGHLIGHT)
-            self._highlighted = written
+            if bar.get_facecolor() != matplotlib.colors.to_rgba(color):
+                bar.set_color(color)
         # Text in the figure is slow to draw (a long line ≈ 20 ms here): the step's words go in an HTML line.
         probability = float(state["probabilities"][written])
+        if state["temperature"] is None or state["top_k"] == 1:
+            how = "greedy decoding (top-k = 1): the most likely token"
+        else:
+            k = "every token" if state["top_k"] in (None, len(TOKENS)) else f"the {state['top_k']} most likely tokens"
+            how = f"sampled at temperature {state['temperature']:.2g} from {k}"
         self.step_line.value = (
             f"Step {state['step']} of {len(state['digits'])}: so far <b>{html.escape(state['digits'])} = "
             f"{html.escape(state['output_so_far'])}</b>. The query is the token '{html.escape(state['read'])}' "
-            f"(orange box); it writes '{html.escape(state['written'])}' with probability {probability:.2f}."
+            f"(orange box); it writes '{html.escape(state['written'])}' with probability {probability:.2f}, "
+            f"{how}."
         )
         return full
 
     def _on_typed(self, change):
         """Generate for the typed digits; refuse bad input with a message and keep the last result."""
         try:
-            generation = generate(self.model, change["new"])
+            generation = self._generate(change["new"], self.generation["temperature"], self.generation["top_k"])
         except (ValueError, TypeError) as error:
             self.typed_error = str(error)
             shown = html.escape(self.generation["digits"])
@@ -247,10 +304,7 @@ class GenerationExplorer(Explorer):
             )
             return
         self.typed_error = None
-        verdict = (
-            "sorted correctly" if generation["correct"] else f"wrong: the sorted digits are {generation['expected']}"
-        )
-        self.typed_message.value = f"The model wrote {generation['output']}: {html.escape(verdict)}."
+        self.typed_message.value = _verdict(generation)
         self.generation = generation
         slider = self.controls["step"]
         with slider.hold_trait_notifications():

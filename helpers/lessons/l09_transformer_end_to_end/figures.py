@@ -4,15 +4,19 @@
     plot_mistakes_by_length(accuracy, counts, ax)   bars: the share sorted wrongly per input length L
     plot_heads(maps, tokens, axes)               every head's map (n_layers, n_heads, n, n) on a grid of Axes
     plot_ablation(table, baseline, ax)           bars: exact match with each head zeroed, table (n_layers, n_heads)
+    plot_sampling_sweep(sweep, greedy, axes)     against the temperature: the next-token entropy, and the chance
+                                                 that sampling sorts a question (sampling_sweep's dict)
 
 Each helper draws on the Axes it is given and returns them: no plt.show(), no global figure state.
 """
+
+import math
 
 import torch
 
 from helpers.lessons.l09_transformer_end_to_end.sorting_task import MAX_DIGITS, MIN_DIGITS
 
-__all__ = ["plot_losses", "plot_mistakes_by_length", "plot_heads", "plot_ablation"]
+__all__ = ["plot_losses", "plot_mistakes_by_length", "plot_heads", "plot_ablation", "plot_sampling_sweep"]
 
 STYLES = [("#440154", "-", None), ("#21918c", "--", None)]  # colour and dash: the two runs differ by more than colour
 
@@ -132,3 +136,29 @@ def plot_ablation(table, baseline, ax, title="Accuracy with one head switched of
     ax.set_title(title)
     ax.legend(loc="lower right")
     return ax
+
+
+def plot_sampling_sweep(sweep, greedy, axes, vocab_size=12):
+    """Two panels against the temperature (log scale): the mean next-token entropy (bits) with its largest
+    possible value log2(vocab_size), and the expected exact match with greedy's as a dashed line.
+
+    sweep: sampling_sweep's dict. greedy: greedy decoding's exact match, a float. axes: two Axes. Returns axes.
+    """
+    left, right = axes
+    temperatures = sweep["temperatures"].tolist()
+    left.plot(temperatures, sweep["entropy_bits"].tolist(), color=STYLES[0][0], marker="o", markersize=3)
+    left.axhline(math.log2(vocab_size), color="grey", linestyle=":", label=f"uniform: log2 {vocab_size}")
+    left.set_ylabel("entropy of the next token (bits)")
+    left.set_title("Temperature flattens the distribution")
+    left.legend(loc="upper left")
+    right.plot(temperatures, sweep["exact_match"].tolist(), color=STYLES[1][0], marker="o", markersize=3)
+    right.axhline(greedy, color=STYLES[0][0], linestyle="--", label=f"greedy: {greedy:.0%}")
+    right.set_ylim(0, 1.02)
+    right.set_ylabel("chance of sorting a question")
+    right.set_title("...and costs accuracy")
+    right.legend(loc="lower left")
+    for ax in axes:
+        ax.set_xscale("log")
+        ax.set_xlabel("temperature T (log scale)")
+        ax.grid(True, alpha=0.3)
+    return axes
