@@ -41,12 +41,14 @@ from helpers.lessons.l08_before_transformers_bahdanau.reversal_task import (
 )
 from helpers.lessons.l08_before_transformers_bahdanau.seed_summaries import (
     ABOVE_BY,
+    ALIGNS,
     FALLS_BY,
     LONG,
     SHARPER_BY,
     SHORT,
     accuracy_table,
     alignment_table,
+    alignment_verdict,
     bottleneck_summary,
     example_summary,
     loss_summary,
@@ -658,6 +660,23 @@ def test_scoring_comparison_pairs_the_seeds_and_can_find_no_difference():
     assert "accuracy: no clear difference\nalignment: no clear difference" in tie
     with pytest.raises(ValueError, match="both the additive and the dot-product"):
         scoring_comparison(SeedEvaluation([3], [0], {"dot": {}}))
+
+
+def test_alignment_verdict_counts_the_seeds_that_read_near_the_letter():
+    evaluation = synthetic_evaluation()  # aligned_near 0.93 to 0.97 at 10 letters
+    text = alignment_verdict(evaluation)
+    assert f"at least {ALIGNS} of the weight within one position" in text and "uniform weights: 0.3" in text
+    assert "additive: aligns in 5 of 5 seeds\ndot     : aligns in 5 of 5 seeds" in text
+    assert text.endswith("(one training, the letters alone): supported")
+    evaluation.results["additive"]["aligned_near"][:2, -1] = ALIGNS - 0.01  # two seeds read elsewhere
+    text = alignment_verdict(evaluation)
+    assert "additive: aligns in 3 of 5 seeds" in text and text.endswith("letters alone): not supported")
+    evaluation.results["additive"]["aligned_near"][1, -1] = ALIGNS  # the threshold itself counts
+    assert "additive: aligns in 4 of 5 seeds" in alignment_verdict(evaluation)
+    with pytest.raises(ValueError, match="at least one attention model"):
+        alignment_verdict(SeedEvaluation([3, 10], [0], {"none": {}}))
+    with pytest.raises(TypeError, match="SeedEvaluation"):
+        alignment_verdict({})
 
 
 def test_tables_print_medians_with_the_digits_that_hold():

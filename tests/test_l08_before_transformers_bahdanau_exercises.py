@@ -1,6 +1,7 @@
 """08_before_transformers_bahdanau's checkers pass the reference solutions, reject plausible wrong answers,
 and never raise."""
 
+import pytest
 import torch
 
 from helpers.lessons.l08_before_transformers_bahdanau.exercises import (
@@ -127,6 +128,16 @@ def test_sequential_steps_wrong_answers_get_hints(capsys):
     assert "once per letter it writes" in capsys.readouterr().out
     assert check_sequential_steps(120, 1) is False
     assert "side by side" in capsys.readouterr().out
-    assert check_sequential_steps(15, 5) is False
+    assert check_sequential_steps(15, 8) is False
     assert "stacks all the queries" in capsys.readouterr().out
+    assert check_sequential_steps(15, 0) is False
+    assert "one product q @ kᵀ at least" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("counted", [2, 3, 4, 5])
+def test_sequential_steps_counting_the_projections_gets_the_projection_hint(capsys, counted):
+    assert check_sequential_steps(15, counted) is False
+    out = capsys.readouterr().out
+    assert "the projections x W_q, x W_k" in out and "already projected" in out
+    assert "✗ score_products: one batched product q @ kᵀ (projections not counted)" in out
     assert check_sequential_steps(True, 1) is False

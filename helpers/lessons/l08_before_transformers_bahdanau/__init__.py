@@ -10,10 +10,15 @@ toy task (reversing letters) with five seeds at once; the notebook imports every
     training          train_model (one model) and train_seeds (every kind with every seed, at once)
     evaluation        greedy decoding of held-out sequences: accuracy and alignment per length
     seed_summaries    what the lesson prints from the seeds: medians, ranges, "k of S seeds", verdicts
+    long_range        the notes' "long-range dependencies", tested: letters right by their path into the summary
     costs             the decoder's sequential steps, counted, and timings against self-attention
     figures           accuracy against length and the training loss, one line per kind of model
     exercises         the checkers of the lesson's four exercises
     explorer          a trained model's alignment, one decoder step at a time
+    cross_attention   the transformer's way: cross-attention (queries from the decoder, keys and values from the
+                      encoder), a decoder block, and an encoder-decoder transformer laid out as nn.Transformer
+    cross_attention_training   that transformer trained with every seed, evaluated, and set against Bahdanau's
+    cross_attention_explorer   Bahdanau's alignment beside the cross-attention's, one decoder step at a time
 """
 
 from helpers.lessons.l08_before_transformers_bahdanau.alignment_model import (
@@ -28,6 +33,31 @@ from helpers.lessons.l08_before_transformers_bahdanau.costs import (
     time_scoring_all_pairs,
     time_self_attention,
 )
+from helpers.lessons.l08_before_transformers_bahdanau.cross_attention import (
+    SIZES,
+    SOURCE_POSITIONS,
+    CrossAttentionSeq2Seq,
+    DecoderBlock,
+    cross_attention,
+    difference_from_nn_transformer,
+)
+from helpers.lessons.l08_before_transformers_bahdanau.cross_attention_explorer import (
+    MODEL_LABELS,
+    CrossAttentionExplorer,
+    cross_attention_explorer,
+    decode_with_models,
+    quick_cross_attention,
+)
+from helpers.lessons.l08_before_transformers_bahdanau.cross_attention_training import (
+    ANTI_DIAGONAL,
+    CROSS_TRAINING,
+    SHARPER_THAN_RNN_BY,
+    SOLVES,
+    CrossAttentionRuns,
+    cross_attention_summary,
+    evaluate_cross_attention,
+    train_cross_attention,
+)
 from helpers.lessons.l08_before_transformers_bahdanau.evaluation import (
     METRICS,
     SeedEvaluation,
@@ -39,6 +69,7 @@ from helpers.lessons.l08_before_transformers_bahdanau.exercises import (
     check_additive_score,
     check_all_pairs,
     check_context,
+    check_cross_attention,
     check_sequential_steps,
 )
 from helpers.lessons.l08_before_transformers_bahdanau.explorer import (
@@ -51,6 +82,15 @@ from helpers.lessons.l08_before_transformers_bahdanau.explorer import (
     quick_results,
 )
 from helpers.lessons.l08_before_transformers_bahdanau.figures import plot_accuracy_by_length, plot_losses
+from helpers.lessons.l08_before_transformers_bahdanau.long_range import (
+    FAR_PATH,
+    LOSES_BY,
+    NEAR_PATH,
+    accuracy_by_position,
+    long_range_summary,
+    long_range_table,
+    path_lengths,
+)
 from helpers.lessons.l08_before_transformers_bahdanau.reversal_task import (
     BOS,
     SYMBOLS,
@@ -63,6 +103,7 @@ from helpers.lessons.l08_before_transformers_bahdanau.reversal_task import (
 from helpers.lessons.l08_before_transformers_bahdanau.seed_summaries import (
     ABOVE_BY,
     AHEAD_BY,
+    ALIGNS,
     FALLS_BY,
     LONG,
     MOST,
@@ -70,6 +111,7 @@ from helpers.lessons.l08_before_transformers_bahdanau.seed_summaries import (
     SHORT,
     accuracy_table,
     alignment_table,
+    alignment_verdict,
     bottleneck_summary,
     example_summary,
     loss_summary,
@@ -107,6 +149,7 @@ __all__ = [
     "check_context",
     "check_all_pairs",
     "check_sequential_steps",
+    "check_cross_attention",
     "EXAMPLE_LENGTHS",
     "decode_examples",
     "quick_results",
@@ -116,6 +159,13 @@ __all__ = [
     "alignment_explorer",
     "plot_accuracy_by_length",
     "plot_losses",
+    "NEAR_PATH",
+    "FAR_PATH",
+    "LOSES_BY",
+    "path_lengths",
+    "accuracy_by_position",
+    "long_range_table",
+    "long_range_summary",
     "SYMBOLS",
     "BOS",
     "to_tokens",
@@ -135,6 +185,8 @@ __all__ = [
     "bottleneck_summary",
     "alignment_table",
     "scoring_comparison",
+    "ALIGNS",
+    "alignment_verdict",
     "example_summary",
     "SCORINGS",
     "Encoder",
@@ -152,4 +204,23 @@ __all__ = [
     "train_seeds",
     "Adam",
     "one_thread",
+    "SIZES",
+    "SOURCE_POSITIONS",
+    "cross_attention",
+    "DecoderBlock",
+    "CrossAttentionSeq2Seq",
+    "difference_from_nn_transformer",
+    "CROSS_TRAINING",
+    "CrossAttentionRuns",
+    "train_cross_attention",
+    "evaluate_cross_attention",
+    "SOLVES",
+    "ANTI_DIAGONAL",
+    "SHARPER_THAN_RNN_BY",
+    "cross_attention_summary",
+    "MODEL_LABELS",
+    "decode_with_models",
+    "quick_cross_attention",
+    "CrossAttentionExplorer",
+    "cross_attention_explorer",
 ]

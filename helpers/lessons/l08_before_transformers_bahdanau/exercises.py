@@ -1,5 +1,6 @@
 """08_before_transformers_bahdanau's exercises: the additive score, the context vector, additive scores
-for every pair, and the sequential steps of the decoder against self-attention's one product."""
+for every pair, the sequential steps of the decoder against self-attention's one product, and cross-attention
+(queries from the decoder, keys and values from the encoder)."""
 
 import math
 
@@ -9,9 +10,16 @@ from helpers.lessons.l08_before_transformers_bahdanau.alignment_model import add
 from helpers.lessons.l08_before_transformers_bahdanau.costs import count_decoder_steps
 from helpers.lessons.l08_before_transformers_bahdanau.reversal_task import reversal_batch
 from helpers.lessons.l08_before_transformers_bahdanau.seq2seq import Seq2Seq
+from helpers.library.attention import scaled_dot_product_attention
 from helpers.machinery.exercise_checking import PLACEHOLDER_ADVICE, call_learner, report
 
-__all__ = ["check_additive_score", "check_context", "check_all_pairs", "check_sequential_steps"]
+__all__ = [
+    "check_additive_score",
+    "check_context",
+    "check_all_pairs",
+    "check_sequential_steps",
+    "check_cross_attention",
+]
 
 
 def _error_hint(error, advice):
@@ -177,9 +185,15 @@ def _is_count(value):
     return isinstance(value, int) and not isinstance(value, bool)
 
 
+# answers that count more than q @ kᵀ: the projections x W_q, x W_k (2, or 3 with q @ kᵀ), x W_v too (4), and the
+# weighted sum weights @ v (5)
+PROJECTION_COUNTS = (2, 3, 4, 5)
+
+
 def check_sequential_steps(decoder_steps, score_products, batch_size=8, n=5, m=15):
     """Exercise 4: how many decoder steps to write m letters for each of `batch_size` sources of n letters,
-    and how many matrix products for one self-attention's scores of all positions (the whole batch)."""
+    and how many matrix products turn projected q, k (B, n, d_k) into the scores of all positions (the whole
+    batch): exactly 1, the projections that made q and k not counted."""
     title = "Exercise 4: sequential steps, RNN decoder against self-attention"
     results = []
     results.append(("decoder_steps is a whole number", _is_count(decoder_steps), "write an int, e.g. 5"))
@@ -202,10 +216,84 @@ def check_sequential_steps(decoder_steps, score_products, batch_size=8, n=5, m=1
         hint = "count the decoder's steps only (the encoder's loop is another one)"
     results.append((f"decoder_steps: the GRU cell runs {measured} times (counted)", decoder_steps == measured, hint))
     hint = "q @ kᵀ gives every query's scores against every key in one (batched) matrix product"
-    if score_products > 1:
+    if score_products in PROJECTION_COUNTS:
+        hint = (
+            f"{score_products} counts more than the scores: the projections x W_q, x W_k (x W_v), or the product"
+            " with v; the question starts from q and k already projected and stops at the scores"
+        )
+    elif score_products > 1:
         hint = (
             "one product per query is what the RNN decoder does; self-attention stacks all the queries, and a "
-            "batched matrix product (B, n, d) @ (B, d, n) does the whole batch at once"
+            "batched matrix product (B, n, d_k) @ (B, d_k, n) does the whole batch at once"
         )
-    results.append(("score_products: one batched product q @ kᵀ", score_products == 1, hint))
+    elif score_products < 1:
+        hint = "the scores are computed, not free: one product q @ kᵀ at least"
+    results.append(("score_products: one batched product q @ kᵀ (projections not counted)", score_products == 1, hint))
+    return report(title, results)
+
+
+# --------------------------------------------------------------------------- exercise 5
+
+CROSS_HINT = (
+    "q = s @ w_q.T (the decoder's states ask), k = h @ w_k.T and v = h @ w_v.T (the encoder's answer); "
+    "weights = softmax(q @ k.T / √d_k) over the source positions (dim=-1); output = weights @ v"
+)
+
+
+def _cross_case(seed, m, n, d_dec=5, d_enc=6, d_k=3, d_v=4):
+    """Decoder states s (m, d_dec), encoder states h (n, d_enc) and the projections; every size different."""
+    generator = torch.Generator().manual_seed(seed)
+    tensors = [(m, d_dec), (n, d_enc), (d_k, d_dec), (d_k, d_enc), (d_v, d_enc)]
+    return [torch.randn(*shape, generator=generator, dtype=torch.float64) for shape in tensors]
+
+
+def _cross_hint(weights, q, k):
+    """A hint naming a typical mistake, from what the learner's weights equal."""
+    d_k = q.shape[-1]
+    if weights.shape == (q.shape[0], k.shape[0]):
+        if torch.allclose(weights, torch.softmax(q @ k.T, dim=-1)):
+            return "divide the scores by √d_k before the softmax (lesson 02)"
+        if torch.allclose(weights, torch.softmax(q @ k.T / math.sqrt(d_k), dim=0)):
+            return "take the softmax over the source positions (dim=-1): each decoder step's row sums to 1"
+        if torch.allclose(weights, q @ k.T / math.sqrt(d_k)):
+            return "these are the scores: turn them into weights with a softmax over the source positions"
+    return CROSS_HINT
+
+
+def check_cross_attention(fn):
+    """Exercise 5: fn(s (m, d_dec), h (n, d_enc), w_q, w_k, w_v) -> (output (m, d_v), weights (m, n)):
+    one head of cross-attention, queries from the decoder's states s, keys and values from the encoder's h."""
+    title = "Exercise 5: cross-attention, queries from the decoder, keys and values from the encoder"
+    results = []
+    for index, (m, n) in enumerate([(4, 6), (1, 5), (7, 3)]):
+        s, h, w_q, w_k, w_v = _cross_case(10 + index, m, n)
+        label = f"case {index + 1} (m={m} decoder steps, n={n} source positions)"
+        value, error = call_learner(fn, s.clone(), h.clone(), w_q.clone(), w_k.clone(), w_v.clone())
+        if error is not None:
+            advice = CROSS_HINT
+            if "shapes cannot be multiplied" in error or "size of tensor" in error:
+                advice = "w_q (d_k, d_dec) reads the decoder's s, w_k and w_v (·, d_enc) read the encoder's h"
+            results.append(_failed_run(fn, label, error, advice))
+            break
+        if not (isinstance(value, tuple) and len(value) == 2 and all(isinstance(x, torch.Tensor) for x in value)):
+            results.append((f"{label}: returns (output, weights)", False, "return two tensors: output, weights"))
+            break
+        output, weights = value
+        d_v = w_v.shape[0]
+        if output.shape != (m, d_v) or weights.shape != (m, n):
+            got = f"output {tuple(output.shape)}, weights {tuple(weights.shape)}"
+            hint = f"got {got}; one row per decoder step (query), one column per source position (key)"
+            if weights.shape == (n, m):
+                hint = f"got {got}: the queries come from the decoder's states s, the keys from the encoder's h"
+            results.append((f"{label}: shapes output ({m}, {d_v}), weights ({m}, {n})", False, hint))
+            break
+        q, k, v = s @ w_q.T, h @ w_k.T, h @ w_v.T
+        expected_output, expected_weights = scaled_dot_product_attention(q, k, v)
+        ok = torch.allclose(weights.double(), expected_weights, atol=1e-6)
+        ok = ok and torch.allclose(output.double(), expected_output, atol=1e-6)
+        results.append(
+            (f"{label}: matches the library's scaled_dot_product_attention", ok, _cross_hint(weights.double(), q, k))
+        )
+        if not ok:
+            break
     return report(title, results)
