@@ -23,7 +23,12 @@ from helpers.lessons.l06_add_and_norm.overfitting import overfit_runs, overfit_s
 from helpers.lessons.l06_add_and_norm.stacked_models import StackedModels, per_model_loss
 from helpers.lessons.l06_add_and_norm.task import above_average_task, token_only_baseline
 from helpers.lessons.l06_add_and_norm.training import DIVERGED_LOSS, setting_label, training_grid
-from helpers.lessons.l06_add_and_norm.training_summaries import high_rate_summary, moderate_rate_summary, per_seed_table
+from helpers.lessons.l06_add_and_norm.training_summaries import (
+    high_rate_summary,
+    moderate_rate_summary,
+    per_seed_table,
+    warmup_summary,
+)
 
 matplotlib.use("agg")
 import matplotlib.pyplot as plt  # noqa: E402
@@ -135,7 +140,7 @@ def test_layer_profiles_shapes(profiles):
         assert profile["depths"] == [2, 5] and profile["seeds"] == [0, 1]
         assert profile["grad"][2].shape == (2, 2) and profile["grad"][5].shape == (2, 5)
         assert profile["input_grad"][5].shape == (2, 6)
-        for key in ("rms", "r2", "similarity"):
+        for key in ("rms", "r2", "similarity", "change"):
             assert profile[key].shape == (2, 6), key
         assert np.all(profile["r2"][:, 0] > 0.9)  # x_0 recovers itself (not exactly: 2 fitting sequences)
         assert np.all(np.isfinite(profile["grad"][5])) and np.all(profile["grad"][5] >= 0)
@@ -152,6 +157,8 @@ def test_layer_profiles_match_one_model_computed_alone(profiles):
         np.testing.assert_allclose(profiles[variant]["grad"][2][1], stack.layer_gradient_norms()[0], rtol=1e-4)
         rms = [h.pow(2).mean().sqrt().item() for h in hidden]
         np.testing.assert_allclose(profiles[variant]["rms"][1, :3], rms, rtol=1e-5)
+        change = [0.0] + [((b - a).norm() / a.norm()).item() for a, b in zip(hidden[:-1], hidden[1:], strict=True)]
+        np.testing.assert_allclose(profiles[variant]["change"][1, :3], change, rtol=1e-4, atol=1e-7)
 
 
 def test_layernorm_keeps_every_layers_rms_at_one(profiles):
@@ -161,7 +168,9 @@ def test_layernorm_keeps_every_layers_rms_at_one(profiles):
 
 def test_layer_profiles_without_information_and_bad_arguments():
     quick = layer_profiles(["residual"], depths=(1,), seeds=(0,), batch=4, information=False, model=TINY)
-    assert "r2" not in quick["residual"] and quick["residual"]["rms"].shape == (1, 2)
+    assert (
+        "r2" not in quick["residual"] and "change" not in quick["residual"] and quick["residual"]["rms"].shape == (1, 2)
+    )
     with pytest.raises(ValueError, match="variant must be one of"):
         layer_profiles(["deep"], model=TINY)
     with pytest.raises(ValueError, match="depths is empty"):
@@ -427,6 +436,29 @@ def test_high_rate_summary_gives_a_median_only_where_the_seeds_agree():
     assert "A warm-up was not needed" in high_rate_summary(lesson_grid(post_high=result([0.9] * 4)))
 
 
+def test_warmup_summary_reports_each_wirings_seeds_and_spread():
+    grid = lesson_grid()
+    for key in [("post_ln", 6, 3e-2, 0), ("post_ln", 6, 3e-2, 25), ("pre_ln", 6, 3e-2, 0), ("pre_ln", 6, 3e-2, 25)]:
+        loss = np.full((4, 100), 0.5)
+        if key[3]:
+            loss[:, :25] = [[0.2], [0.3], [0.4], [0.3]]  # the warm-up: lower early, the same later
+        grid[key] = {**grid[key], "loss": loss}
+    summary = warmup_summary(grid)
+    lines = summary.splitlines()
+    assert lines[0].startswith("| setting | seeds trained | held-out accuracy, range | mean loss, steps 1–25")
+    assert "| Post-LN, depth 6, lr 0.03 | 2 of 4 | 49 % to 86 % | 0.50 (0.50–0.50) | 0.50 (0.50–0.50) |" in summary
+    assert "| Post-LN, depth 6, lr 0.03, warm-up 25 | 2 of 4 | 49 % to 92 % | 0.30 (0.20–0.40) |" in summary
+    assert "| Pre-LN, depth 6, lr 0.03 | 4 of 4 | 89 % to 98 % |" in summary
+    assert (
+        "**Post-LN**: with the warm-up the mean loss of the first 25 steps is lower, that of the last 25 steps "
+        "about the same" in summary
+    )
+    assert warmup_summary(grid, words=False) == "\n".join(lines[:6])
+    assert warmup_summary(grid, table=False) == "\n".join(lines[7:])
+    with pytest.raises(ValueError, match="has no"):
+        warmup_summary({("pre_ln", 6, 3e-2, 0): result([0.9])})
+
+
 def overfit_results(residual_gap=0.07, normed_gap=0.07):
     def measures(gap, val_loss, logit):
         return {"train_loss": np.full(3, 0.001), "val_loss": np.full(3, val_loss), "train_accuracy": np.ones(3),
@@ -449,6 +481,13 @@ def test_overfit_table_and_summary_compare_the_gaps():
         overfit_summary({"residual": overfit_results()["residual"]})
 
 
+def per_token(pre_ln_normalised=False):
+    """stream_normalisation-like statistics: Post-LN's stream normalised per token, Pre-LN's not (unless told)."""
+    normalised = {"token_mean": 0.0, "token_variance": (1.0, 1.0), "feature_mean": (-1.1, 1.6)}
+    pre = normalised if pre_ln_normalised else {"token_mean": 0.5, "token_variance": (0.74, 4.5)}
+    return {"depth": 8, "post_ln": normalised, "pre_ln": pre, "pre_ln_read": normalised}
+
+
 def verdict_inputs(**changes):
     layers = 49
     profiles = {}
@@ -464,9 +503,9 @@ def verdict_inputs(**changes):
         profiles[variant] = {"r2": r2, "rms": rms}
     inputs = {
         "grad_ratio": {"plain": 0.0, "residual": 0.62, "layernorm": 1e-8, "post_ln": 0.6, "pre_ln": 3.3},
-        "chain_size": {False: 2.5e-15, True: 5.5}, "profiles": profiles, "invariance": 1e-4, "ln_change": 0.0,
-        "feature_mean": np.array([-1.1, 0.2, 1.5]), "grid": lesson_grid(), "overfit": overfit_results(),
-        "baseline_accuracy": 0.917,
+        "chain_size": {False: 2.5e-15, True: 5.5}, "profiles": profiles, "invariance": 1e-4,
+        "noise": {"layer_norm": 0.0, "batch_norm": 0.49}, "feature_mean": np.array([-1.1, 0.2, 1.5]),
+        "grid": lesson_grid(), "overfit": overfit_results(), "baseline_accuracy": 0.917, "per_token": per_token(),
     }  # fmt: skip
     inputs.update(changes)
     return inputs
@@ -474,26 +513,34 @@ def verdict_inputs(**changes):
 
 def test_claim_verdicts_follow_from_the_findings():
     rows = claim_verdicts(**verdict_inputs())
-    expected = ["supported", "partly", "partly", "partly", "not supported", "supported", "supported", "partly"]
+    expected = ["supported", "partly", "partly", "partly", "not supported", "partly", "supported", "supported",
+                "partly", "partly"]  # fmt: skip
     assert [row[2] for row in rows] == [f"**{word}**" for word in expected]
+    assert rows[4][0].startswith("5a.") and "changed by < 1e-6" in rows[4][3] and "BatchNorm's" in rows[4][3]
+    assert "a lower held-out loss with LayerNorm (at most 0.8 times as large): 0.96 without, 0.37 / 0.42" in rows[5][3]
+    assert rows[5][3].endswith("7 points / 7 points with it: **no**")
+    assert rows[9][0].startswith("notes: normalises the data per token") and "0.74 to 4.50: **no**" in rows[9][3]
     assert all(len(row) == 4 and all(isinstance(cell, str) for cell in row) for row in rows)
     assert "0 (underflow) plain and 1e-08 LayerNorm only: **yes**" in rows[0][3]
     assert "Post-LN unreliable (some seeds trained, others did not)" in rows[2][3]
-    assert "median 89 % → 51 % plain" in rows[5][3] and "both below the 91.7 %" in rows[5][3]
-    assert "they range from -1.1 to 1.5: **no**" in rows[7][3]
-    assert verdict_table(rows).count("\n") == 9
+    assert "median 89 % → 51 % plain" in rows[6][3] and "both below the 91.7 %" in rows[6][3]
+    assert "they range from -1.1 to 1.5: **no**" in rows[8][3]
+    assert verdict_table(rows).count("\n") == 11
 
 
 def test_claim_verdicts_change_when_the_numbers_do():
     def verdicts(**changes):
         return [row[2] for row in claim_verdicts(**verdict_inputs(**changes))]
 
-    assert verdicts(feature_mean=np.array([0.05, -0.02]))[7] == "**supported**"  # centred hidden units
-    assert verdicts(ln_change=0.5)[4] == "**partly**"  # a LayerNorm that depends on the batch adds noise
+    assert verdicts(feature_mean=np.array([0.05, -0.02]))[8] == "**supported**"  # centred hidden units
+    noisy = {"layer_norm": 0.5, "batch_norm": 0.49}
+    assert verdicts(noise=noisy)[4] == "**supported**"  # a LayerNorm that depends on the batch adds noise
+    assert verdicts(overfit=overfit_results(residual_gap=0.12))[5] == "**supported**"  # a narrower gap too
+    assert verdicts(per_token=per_token(pre_ln_normalised=True))[9] == "**supported**"
     assert verdicts(grad_ratio={"plain": 0.5, "residual": 0.62, "layernorm": 0.5, "post_ln": 0.6, "pre_ln": 3.3})[
         0
     ] == ("**partly**")
-    assert verdicts(chain_size={False: 0.5, True: 5.5})[6] == "**partly**"
+    assert verdicts(chain_size={False: 0.5, True: 5.5})[7] == "**partly**"
     assert verdicts(grid=lesson_grid(pre_high=result([0.5, 0.9, 0.5, 0.9])))[2] == "**not supported**"
     assert verdicts(grid=lesson_grid(pre_moderate=result([0.99] * 5)))[3] == "**supported**"
-    assert verdicts(grid=lesson_grid(post_moderate=result([0.5] * 5)))[5] == "**partly**"
+    assert verdicts(grid=lesson_grid(post_moderate=result([0.5] * 5)))[6] == "**partly**"

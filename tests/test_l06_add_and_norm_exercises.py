@@ -42,6 +42,17 @@ def raises(*args):
     raise NotImplementedError
 
 
+def unbiased_variance(block, x):
+    """Exercise 4 with torch's default variance (÷ (d − 1)): 16/15 = 1.067 for a normalised token, not 1."""
+    with torch.no_grad():
+        y = block(x)
+    mean, variance = y.mean(dim=-1), y.var(dim=-1)
+    return bool(
+        torch.allclose(mean, torch.zeros_like(mean), atol=1e-3)
+        and torch.allclose(variance, torch.ones_like(variance), atol=1e-3)
+    )
+
+
 # --------------------------------------------------------------------------- exercise 1
 
 
@@ -137,6 +148,7 @@ def test_output_is_normalised_reference_passes(capsys):
         (lambda block, x: False, "a LayerNorm output has"),
         (lambda block, x: bool(abs(block(x).mean()) < 1e-3), "a LayerNorm output has"),  # mean alone is not enough
         (lambda block, x: "yes", "return a bool"),
+        (unbiased_variance, "use the population variance, y.var(dim=-1, unbiased=False)"),
     ],
 )
 def test_output_is_normalised_mistakes_get_a_hint(answer, hint, capsys):

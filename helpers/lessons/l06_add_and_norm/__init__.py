@@ -9,9 +9,13 @@ arrays) that the notebook prints and plots.
     initialisation      experiments 1, 3, 4: gradient, activation scale and information per layer at initialisation
     training            experiment 2: loss curves for (variant, depth, learning rate, warm-up) over seeds
     overfitting         experiment 5: 16 training sequences, the gap between training and held-out accuracy
+    per_token           what LayerNorm normalises (per token), that it adds no noise, what an Add & Norm hands on
+    warmup              Adam's first steps: why a learning-rate warm-up exists
     judging             the thresholds stated once, and the words they give (seed outcomes, comparisons, verdicts)
     training_summaries  experiment 4 in words: per-seed table, moderate and high learning rate summaries
     claims              each claim's findings and verdict, and the verdict table
+    feed_forward        the feed-forward sublayer: the same MLP on every token, parameter counts, the notes' order
+    feed_forward_training  lesson 06's models with and without the FFN, on the task and on a band variant
     figures             the plots: layer profiles, training curves, generalisation bars
     exercises           the self-checks of the lesson's exercises
     explorer            the variant-and-depth explorer
@@ -32,6 +36,7 @@ from helpers.lessons.l06_add_and_norm.blocks import (
 )
 from helpers.lessons.l06_add_and_norm.claims import claim_verdicts, verdict_table
 from helpers.lessons.l06_add_and_norm.exercises import (
+    check_feed_forward,
     check_output_is_normalised,
     check_pre_ln,
     check_residual_rms,
@@ -45,6 +50,32 @@ from helpers.lessons.l06_add_and_norm.explorer import (
     add_norm_profiles,
     add_norm_state,
     readout_html,
+)
+from helpers.lessons.l06_add_and_norm.feed_forward import (
+    ACTIVATIONS,
+    TINY_TRANSFORMER_CONFIG,
+    block_parameter_counts,
+    encoder_order_findings,
+    encoder_sentence_verdict,
+    minilm_config,
+    minilm_parameter_counts,
+    parameter_summary,
+    parameter_table,
+    permutation_error,
+    plot_token_influence,
+    position_wise_feed_forward,
+    tiny_transformer_parameter_counts,
+    token_influence,
+)
+from helpers.lessons.l06_add_and_norm.feed_forward_training import (
+    FEED_FORWARD_ARMS,
+    FEED_FORWARD_PARAMETERS,
+    FEED_FORWARD_TASKS,
+    best_rule_accuracy,
+    feed_forward_runs,
+    feed_forward_summary,
+    feed_forward_table,
+    task_labels,
 )
 from helpers.lessons.l06_add_and_norm.figures import (
     STYLES,
@@ -67,6 +98,7 @@ from helpers.lessons.l06_add_and_norm.judging import (
     verdict,
 )
 from helpers.lessons.l06_add_and_norm.overfitting import overfit_runs, overfit_summary, overfit_table
+from helpers.lessons.l06_add_and_norm.per_token import batch_dependence, per_token_verdict, stream_normalisation
 from helpers.lessons.l06_add_and_norm.stacked_models import (
     BLOCK_PARAMETERS,
     StackedAdam,
@@ -77,7 +109,13 @@ from helpers.lessons.l06_add_and_norm.stacked_models import (
 )
 from helpers.lessons.l06_add_and_norm.task import MODEL, N_TOKENS, VOCAB, above_average_task, token_only_baseline
 from helpers.lessons.l06_add_and_norm.training import DIVERGED_LOSS, setting_label, training_grid
-from helpers.lessons.l06_add_and_norm.training_summaries import high_rate_summary, moderate_rate_summary, per_seed_table
+from helpers.lessons.l06_add_and_norm.training_summaries import (
+    high_rate_summary,
+    moderate_rate_summary,
+    per_seed_table,
+    warmup_summary,
+)
+from helpers.lessons.l06_add_and_norm.warmup import adam_first_steps, first_steps_table
 
 __all__ = [
     "VARIANTS",
@@ -97,6 +135,29 @@ __all__ = [
     "check_pre_ln",
     "check_residual_rms",
     "check_output_is_normalised",
+    "check_feed_forward",
+    "ACTIVATIONS",
+    "TINY_TRANSFORMER_CONFIG",
+    "position_wise_feed_forward",
+    "token_influence",
+    "permutation_error",
+    "block_parameter_counts",
+    "tiny_transformer_parameter_counts",
+    "minilm_config",
+    "minilm_parameter_counts",
+    "encoder_order_findings",
+    "parameter_table",
+    "parameter_summary",
+    "encoder_sentence_verdict",
+    "plot_token_influence",
+    "FEED_FORWARD_TASKS",
+    "FEED_FORWARD_ARMS",
+    "FEED_FORWARD_PARAMETERS",
+    "task_labels",
+    "best_rule_accuracy",
+    "feed_forward_runs",
+    "feed_forward_table",
+    "feed_forward_summary",
     "DEPTHS",
     "GRADIENT_FLOOR",
     "add_norm_profiles",
@@ -125,6 +186,9 @@ __all__ = [
     "overfit_runs",
     "overfit_table",
     "overfit_summary",
+    "batch_dependence",
+    "stream_normalisation",
+    "per_token_verdict",
     "StackedModels",
     "StackedAdam",
     "warmup_lrs",
@@ -142,4 +206,7 @@ __all__ = [
     "per_seed_table",
     "moderate_rate_summary",
     "high_rate_summary",
+    "warmup_summary",
+    "adam_first_steps",
+    "first_steps_table",
 ]

@@ -14,6 +14,7 @@ from helpers.lessons.l06_add_and_norm.judging import (
     INVARIANT,
     KEPT_R2,
     LOST_R2,
+    LOWER_LOSS,
     NO_NOISE,
     SAME_WITHIN,
     STEADY,
@@ -30,6 +31,7 @@ from helpers.lessons.l06_add_and_norm.judging import (
     verdict,
 )
 from helpers.lessons.l06_add_and_norm.overfitting import _overfit_medians
+from helpers.lessons.l06_add_and_norm.per_token import per_token_verdict
 from helpers.lessons.l06_add_and_norm.training_summaries import (
     HIGH_LR,
     MODERATE_LR,
@@ -49,7 +51,7 @@ def _ratio(value):
 
 
 def claim_verdicts(
-    *, grad_ratio, chain_size, profiles, invariance, ln_change, feature_mean, grid, overfit, baseline_accuracy
+    *, grad_ratio, chain_size, profiles, invariance, noise, feature_mean, grid, overfit, baseline_accuracy, per_token
 ):
     """The verdict table's rows: each claim, what tested it, its verdict and the findings behind it.
 
@@ -57,10 +59,12 @@ def claim_verdicts(
     verdict(...) turns them into supported / partly / not supported. From the notebook: grad_ratio
     {variant: block 1's / block 48's gradient, medians over seeds}; chain_size {False: the size of the
     derivative of 24 sublayers without the residual path, True: with it}; profiles: layer_profiles(...) at
-    depth 48; invariance: the largest |LN(c·x + b) − LN(x)| measured; ln_change: how much a sequence's
-    LayerNorm output changed when the rest of its batch changed; feature_mean: the per-feature means of the
-    stream after 8 Post-LN blocks; grid: training_grid(...) with the lesson's settings; overfit:
-    overfit_runs(...); baseline_accuracy: token_only_baseline(...)["accuracy"].
+    depth 48; invariance: the largest |LN(c·x + b) − LN(x)| measured; noise: batch_dependence(...), how
+    much one sequence's LayerNorm and BatchNorm outputs changed from batch to batch; feature_mean: the
+    per-feature means of the stream after 8 Post-LN blocks; grid: training_grid(...) with the lesson's
+    settings; overfit: overfit_runs(...); baseline_accuracy: token_only_baseline(...)["accuracy"]; per_token:
+    stream_normalisation(...), for one more line of the notes ("normalizes the data … per token"), judged
+    last. Claim 5 gets two rows: whether there is noise, and what LayerNorm does to held-out performance.
     Returns [(claim, tested by, verdict, numbers)], all strings, for verdict_table.
     """
     r2 = {v: np.median(np.asarray(profiles[v]["r2"]), axis=0) for v in VARIANTS}  # (L+1,): x_0 .. x_L
@@ -127,13 +131,21 @@ def claim_verdicts(
             (f"more expressive: a better median accuracy with LayerNorm (by at least {_points(SAME_WITHIN)}): "
              f"{accuracy}", better),
         ]),
-        ("5. regularises by adding noise (Norm)", "exp. 5: 16 training sequences", [
-            (f"LayerNorm adds noise: a sequence's output changed by {ln_change:.2f} when the rest of the batch changed "
-             f"(noise: at least {NO_NOISE:g})", ln_change >= NO_NOISE),
+        ("5a. adds a slight noise (Norm)", "one sequence in 5 batches; exp. 5", [
+            (f"LayerNorm adds noise: the same sequence, put in other batches, comes out changed by "
+             f"{'< 1e-6' if noise['layer_norm'] < 1e-6 else format(noise['layer_norm'], '.2f')} (noise: at least "
+             f"{NO_NOISE:g}; BatchNorm's batch statistics change it by "
+             f"{noise['batch_norm']:.2f})", noise["layer_norm"] >= NO_NOISE),
+        ]),
+        ("5b. regularises: held-out performance (Norm)", "exp. 5: 16 training sequences", [
+            (f"a lower held-out loss with LayerNorm (at most {LOWER_LOSS:g} times as large): "
+             f"{fit['residual']['val_loss']:.2f} without, "
+             + " / ".join(f"{fit[v]['val_loss']:.2f}" for v in normed)
+             + f" with it, with smaller logits ({fit['residual']['logit_scale']:.1f} → "
+             + " / ".join(f"{fit[v]['logit_scale']:.1f}" for v in normed) + ")",
+             all(fit[v]["val_loss"] <= LOWER_LOSS * fit["residual"]["val_loss"] for v in normed)),
             (f"a narrower gap between training and held-out accuracy with LayerNorm (by at least "
-             f"{_points(SAME_WITHIN)}): {_points(fit['residual']['gap'])} without, {gap_words} with it; its lower "
-             f"held-out loss ({fit['residual']['val_loss']:.2f} → {fit[normed[0]]['val_loss']:.2f}) comes with "
-             f"smaller logits ({fit['residual']['logit_scale']:.1f} → {fit[normed[0]]['logit_scale']:.1f})",
+             f"{_points(SAME_WITHIN)}): {_points(fit['residual']['gap'])} without, {gap_words} with it",
              any(compare(fit[v]["gap"], fit["residual"]["gap"], SAME_WITHIN) == "lower" for v in normed)),
         ]),
         ("6. enables deeper architectures (Add & Norm)", "exp. 4 at 2 and 6 blocks", [
@@ -168,7 +180,7 @@ def claim_verdicts(
     for claim, tested_by, findings in claims:
         numbers = "; ".join(f"{text}: **{'yes' if holds else 'no'}**" for text, holds in findings)
         rows.append((claim, tested_by, f"**{verdict(findings)}**", numbers))
-    return rows
+    return [*rows, per_token_verdict(per_token)]
 
 
 def verdict_table(rows):

@@ -1,4 +1,5 @@
-"""06_add_and_norm's exercises: RMSNorm by hand, Pre-LN wiring, the residual stream's growth, and a probe."""
+"""06_add_and_norm's exercises: RMSNorm by hand, Pre-LN wiring, the residual stream's growth, a probe, and the
+feed-forward sublayer."""
 
 import math
 
@@ -7,7 +8,7 @@ import torch
 from helpers.lessons.l06_add_and_norm.blocks import VARIANTS, AddNormBlock, add_and_norm, layer_norm
 from helpers.machinery.exercise_checking import call_learner, error_hint, report
 
-__all__ = ["check_rms_norm", "check_pre_ln", "check_residual_rms", "check_output_is_normalised"]
+__all__ = ["check_rms_norm", "check_pre_ln", "check_residual_rms", "check_output_is_normalised", "check_feed_forward"]
 
 
 def _randn(*shape, seed=0):
@@ -163,6 +164,18 @@ def _probe_blocks():
     return blocks
 
 
+def _says_unbiased_is_normalised(fn, x, d):
+    """True if fn calls a stream normalised whose unbiased variance (÷ (d − 1)) is 1, i.e. whose variance is not."""
+
+    def unbiased_one(u):
+        return layer_norm(u) * math.sqrt((d - 1) / d)  # population variance (d − 1)/d, unbiased variance 1
+
+    answer, error = call_learner(fn, unbiased_one, x.clone())
+    if error is not None:
+        return False
+    return answer is True or (isinstance(answer, torch.Tensor) and answer.numel() == 1 and bool(answer))
+
+
 def check_output_is_normalised(fn):
     """Exercise 4: fn(block, x) returns True if every token of block(x) has mean ≈ 0 and variance ≈ 1."""
     title = "Exercise 4: which blocks hand on a normalised stream?"
@@ -188,6 +201,70 @@ def check_output_is_normalised(fn):
         )
         if description == "pre_ln" and answer:
             hint = "Pre-LN normalises what goes into the sublayers; the stream x + f(norm(x)) it hands on is not"
+        d = y.shape[-1]
+        if expected and not answer and _says_unbiased_is_normalised(fn, x, d):
+            hint = (
+                f"use the population variance, y.var(dim=-1, unbiased=False), which divides by d = {d}: the unbiased "
+                f"one (torch's default) divides by d − 1 and gives {d / (d - 1):.3f} for a normalised token"
+            )
         verdict = "normalised" if expected else "not normalised"
         results.append((f"{description}: its output is {verdict} (you said {answer})", answer == expected, hint))
+    return report(title, results)
+
+
+# --------------------------------------------------------------------------- exercise 5 (the feed-forward sublayer)
+
+
+FEED_FORWARD_HINT = (
+    "hidden = torch.relu(x @ w_1.T + b_1), then return hidden @ w_2.T + b_2 (nn.Linear stores w_1 as (d_ff, d_model): "
+    "multiply by its transpose)"
+)
+
+
+def _feed_forward_mistake(x, answer, w_1, b_1, w_2, b_2):
+    """A hint naming the likely mistake, by comparing with common wrong versions."""
+    wrong = {
+        "the ReLU is missing: without it the two layers are one linear map": (x @ w_1.T + b_1) @ w_2.T + b_2,
+        "the ReLU goes between the two layers, not after the second": torch.relu((x @ w_1.T + b_1) @ w_2.T + b_2),
+        "a bias is missing: add b_1 after the first layer and b_2 after the second": torch.relu(x @ w_1.T) @ w_2.T,
+    }
+    if x.ndim >= 2:  # a mean over the tokens: the FFN would then mix them
+        mixed = (torch.relu(x.mean(dim=-2, keepdim=True) @ w_1.T + b_1) @ w_2.T + b_2).expand_as(x)
+        wrong["the FFN sees one token at a time: nothing may mix the tokens (no mean or sum over the token axis)"] = (
+            mixed
+        )
+    for hint, value in wrong.items():
+        if answer.shape == value.shape and torch.allclose(answer, value, atol=1e-4, rtol=1e-4):
+            return hint
+    return FEED_FORWARD_HINT
+
+
+def check_feed_forward(fn):
+    """Exercise 5: fn(x, w_1, b_1, w_2, b_2) is the position-wise FFN, relu(x·W_1ᵀ + b_1)·W_2ᵀ + b_2, with
+    nn.Linear's layout: w_1 (d_ff, d_model), b_1 (d_ff,), w_2 (d_model, d_ff), b_2 (d_model,)."""
+    title = "Exercise 5: the feed-forward sublayer"
+    torch.manual_seed(5)
+    layer = torch.nn.TransformerEncoderLayer(8, 2, 32, dropout=0.0, batch_first=True).eval()  # d_ff = 4 · d_model
+    weights = (layer.linear1.weight, layer.linear1.bias, layer.linear2.weight, layer.linear2.bias)
+    x = _randn(2, 5, 8, seed=6)
+    cases = [
+        ("a batch (2, 5, 8), d_ff = 32: matches nn.TransformerEncoderLayer's linear2(relu(linear1(x)))", x),
+        ("one token (8,)", _randn(8, seed=7)),
+        ("a sequence (5, 8) with its tokens in reverse order: the outputs come in reverse order", x[0].flip(0)),
+    ]
+    results = []
+    with torch.no_grad():
+        for description, tokens in cases:
+            answer, error = call_learner(fn, tokens.clone(), *weights)
+            if error is not None:
+                results.append((description, False, error_hint(error, FEED_FORWARD_HINT)))
+                return report(title, results)
+            if not isinstance(answer, torch.Tensor) or answer.shape != tokens.shape:
+                shape = tuple(answer.shape) if isinstance(answer, torch.Tensor) else type(answer).__name__
+                results.append((f"{description}: returns a tensor of shape {tuple(tokens.shape)}", False,
+                                f"got {shape}; the FFN maps each token of d_model = 8 back to 8 numbers"))  # fmt: skip
+                return report(title, results)
+            expected = layer.linear2(torch.relu(layer.linear1(tokens)))
+            ok = bool(torch.allclose(answer, expected, atol=1e-5))
+            results.append((description, ok, "" if ok else _feed_forward_mistake(tokens, answer, *weights)))
     return report(title, results)

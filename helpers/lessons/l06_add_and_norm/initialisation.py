@@ -80,8 +80,10 @@ def layer_profiles(variants=VARIANTS, depths=(48,), seeds=(0, 1, 2), batch=16, i
                "input_grad": {D: (S, D+1)} ‖∂loss/∂x_l‖ for l = 0..D (x_0: the input of block 1)
                "rms": (S, L+1)             root-mean-square of the entries of x_l, l = 0..L = max depth
                "r2": (S, L+1)              recoverability(x_0, x_l)
-               "similarity": (S, L+1)      token_similarity(x_l), averaged over the sequences}}
-    with S seeds; arrays are NumPy float64. information=False leaves out r2 and similarity (faster).
+               "similarity": (S, L+1)      token_similarity(x_l), averaged over the sequences
+               "change": (S, L+1)          how much block l changes the stream, ‖x_l − x_(l−1)‖ / ‖x_(l−1)‖
+                                           over the whole batch (0 for l = 0)}}
+    with S seeds; arrays are NumPy float64. information=False leaves out r2, similarity and change (faster).
     """
     variants = require_variants(variants)
     depths = require_int_list("depths", depths, 1, what="depth")
@@ -113,6 +115,8 @@ def layer_profiles(variants=VARIANTS, depths=(48,), seeds=(0, 1, 2), batch=16, i
             if information:
                 r2 = recoverability(states[:, :1].expand_as(states), states)
                 similarity = token_similarity(states).mean(dim=-1)
+                steps = (states[:, 1:] - states[:, :-1]).flatten(2).norm(dim=-1)  # (M, L): ‖x_l − x_(l−1)‖
+                change = torch.cat([torch.zeros(len(runs), 1), steps / states[:, :-1].flatten(2).norm(dim=-1)], 1)
     results = {}
     for variant in variants:
         rows = {(seed, depth): runs.index((variant, seed, depth)) for seed in seeds for depth in depths}
@@ -129,4 +133,5 @@ def layer_profiles(variants=VARIANTS, depths=(48,), seeds=(0, 1, 2), batch=16, i
         if information:
             results[variant]["r2"] = r2[first].numpy()
             results[variant]["similarity"] = similarity[first].double().numpy()
+            results[variant]["change"] = change[first].double().numpy()
     return results

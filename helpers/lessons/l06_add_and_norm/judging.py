@@ -42,6 +42,8 @@ FIXED_RMS = 0.05  # a stream whose RMS stays within 0.05 of 1 at every layer has
 CENTRED = 0.1  # hidden units have a consistent distribution if every feature's mean lies within 0.1 of 0
 INVARIANT = 1e-3  # LN(c·x + b) = LN(x) holds if they differ by less than this (ε makes them differ a little)
 NO_NOISE = 1e-6  # a LayerNorm output that changes by less than this when the batch changes adds no noise
+NORMALISED = 1e-3  # a token is normalised if its mean is within this of 0 and its variance within this of 1
+LOWER_LOSS = 0.8  # a held-out loss at most 0.8 times the other's is lower (the same ratio as FASTER)
 
 
 def _percent(value):

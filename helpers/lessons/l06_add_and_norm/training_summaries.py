@@ -6,6 +6,7 @@ word comes from the thresholds of helpers.lessons.l06_add_and_norm.judging.
     per_seed_table(grid)                           seed by seed (chaotic: the notebook shows it but does not compare it)
     moderate_rate_summary(grid, baseline_accuracy) at lr 0.003, in Markdown: medians over seeds and what they say
     high_rate_summary(grid)                        at lr 0.03, in Markdown: how the seeds of each setting ended
+    warmup_summary(grid)                           at lr 0.03, in Markdown: each wiring with and without a warm-up
 """
 
 import numpy as np
@@ -33,7 +34,7 @@ from helpers.lessons.l06_add_and_norm.judging import (
 )
 from helpers.lessons.l06_add_and_norm.training import DIVERGED_LOSS, setting_label
 
-__all__ = ["per_seed_table", "moderate_rate_summary", "high_rate_summary"]
+__all__ = ["per_seed_table", "moderate_rate_summary", "high_rate_summary", "warmup_summary"]
 
 # Experiment 4's settings that the summaries and verdicts read: (variant, depth, learning rate, warm-up steps).
 MODERATE_LR, HIGH_LR, DEEP, SHALLOW, WARMUP = 3e-3, 3e-2, 6, 2, 25
@@ -153,3 +154,46 @@ def high_rate_summary(grid):
         f"{describe_outcome(outcome['post_ln', WARMUP])}. A warm-up {warm_up} at this learning rate.",
     ]
     return "\n".join(lines)
+
+
+def _spread(values, digits=2, percent=False):
+    """'0.45 (0.41–0.52)': the median and the range over seeds."""
+    values = np.asarray(values, dtype=float)
+    shown = [_percent(v) if percent else f"{v:.{digits}f}" for v in (np.median(values), values.min(), values.max())]
+    return f"{shown[0]} ({shown[1]}–{shown[2]})"
+
+
+def warmup_summary(grid, table=True, words=True):
+    """Post-LN and Pre-LN at HIGH_LR, without and with a WARMUP-step warm-up, seed by seed summed up in Markdown.
+
+    For each: how many seeds trained, the range of held-out accuracy (no median: the seeds may split into two
+    groups), and the median and range over seeds of the mean training loss during the warm-up's steps and during
+    the last WARMUP steps. The warm-up "helped early" if it makes the first median at most FASTER times the
+    other's (convergence), "helped at the end" likewise for the last. table=False leaves out the table (whose
+    per-seed counts and ranges move between runs for seeds on a knife's edge), words=False the judged lines.
+    """
+    lines = [
+        f"| setting | seeds trained | held-out accuracy, range | mean loss, steps 1–{WARMUP}: median (range) "
+        f"| mean loss, last {WARMUP} steps: median (range) |",
+        "|---|---|---|---|---|",
+    ]
+    early, late, said_lines = {}, {}, []
+    for variant in ("post_ln", "pre_ln"):
+        for warmup in (0, WARMUP):
+            result = _lookup(grid, (variant, DEEP, HIGH_LR, warmup), "the grid")
+            loss, accuracy = np.asarray(result["loss"], dtype=float), np.asarray(result["eval_accuracy"])
+            first, last = loss[:, :WARMUP].mean(axis=1), loss[:, -WARMUP:].mean(axis=1)
+            early[variant, warmup], late[variant, warmup] = _median(first), _median(last)
+            outcome = seed_outcome(result)
+            lines.append(
+                f"| {setting_label((variant, DEEP, HIGH_LR, warmup))} | {outcome['trained']} of {outcome['seeds']} "
+                f"| {_percent(accuracy.min())} to {_percent(accuracy.max())} | {_spread(first)} | {_spread(last)} |"
+            )
+        said = {"faster": "lower", "slower": "higher", "as fast": "about the same"}
+        said_lines.append(
+            f"- **{_name(variant)}**: with the warm-up the mean loss of the first {WARMUP} steps is "
+            f"{said[convergence(early[variant, WARMUP], early[variant, 0])]}, that of the last {WARMUP} steps "
+            f"{said[convergence(late[variant, WARMUP], late[variant, 0])]} (median over seeds; lower: at most "
+            f"{FASTER:g} times the other)."
+        )
+    return "\n".join([*(lines if table else []), *([""] if table and words else []), *(said_lines if words else [])])
