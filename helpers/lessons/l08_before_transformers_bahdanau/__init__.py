@@ -127,6 +127,7 @@ from helpers.lessons.l08_before_transformers_bahdanau.training import (
     TrainResult,
     clip_per_model,
     one_thread,
+    reversal_step,
     train_model,
     train_seeds,
 )
@@ -198,6 +199,7 @@ __all__ = [
     "SEEDS",
     "TRAINING",
     "TrainResult",
+    "reversal_step",
     "train_model",
     "clip_per_model",
     "SeedRuns",

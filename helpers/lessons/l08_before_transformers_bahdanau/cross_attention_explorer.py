@@ -16,9 +16,10 @@ from helpers.lessons.l08_before_transformers_bahdanau.cross_attention_training i
 from helpers.lessons.l08_before_transformers_bahdanau.explorer import (
     EXAMPLE_LENGTHS,
     AlignmentExplorer,
+    greedy_decode_each,
     quick_results,
 )
-from helpers.lessons.l08_before_transformers_bahdanau.reversal_task import held_out_set, to_tokens
+from helpers.lessons.l08_before_transformers_bahdanau.reversal_task import to_tokens
 from helpers.lessons.l08_before_transformers_bahdanau.seq2seq import Seq2Seq
 
 __all__ = [
@@ -52,15 +53,7 @@ def decode_with_models(models, lengths=EXAMPLE_LENGTHS, seed=2024):
         wanted = CrossAttentionSeq2Seq if kind == "cross" else Seq2Seq
         if not isinstance(model, wanted) or getattr(model, "attention", True) is None:
             raise TypeError(f"models[{kind!r}] must be a {wanted.__name__} with attention, got {type(model).__name__}")
-    test_set = held_out_set(lengths, per_length=1, seed=seed)
-    examples = [test_set[n][0][0] for n in lengths]
-    decoded = {}
-    for kind, model in models.items():
-        decoded[kind] = []
-        for source in examples:
-            tokens, weights = model.greedy_decode(source[None, :])
-            decoded[kind].append((tokens[0], weights[0]))
-    return {"examples": examples, "decoded": decoded}
+    return greedy_decode_each(models, lengths, seed)
 
 
 @functools.lru_cache(maxsize=1)

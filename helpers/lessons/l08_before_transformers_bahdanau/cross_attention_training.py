@@ -23,13 +23,11 @@ import time
 from dataclasses import dataclass, field
 
 import torch
-import torch.nn.functional as F
 
 from helpers.lessons.l08_before_transformers_bahdanau.cross_attention import SIZES, CrossAttentionSeq2Seq
 from helpers.lessons.l08_before_transformers_bahdanau.evaluation import METRICS, SeedEvaluation, aligned_weight
-from helpers.lessons.l08_before_transformers_bahdanau.reversal_task import reversal_batch
 from helpers.lessons.l08_before_transformers_bahdanau.seed_summaries import LONG, MOST
-from helpers.lessons.l08_before_transformers_bahdanau.training import SEEDS, Adam, one_thread
+from helpers.lessons.l08_before_transformers_bahdanau.training import SEEDS, Adam, one_thread, reversal_step
 from helpers.library.checks import require_int, require_int_list, require_number
 
 __all__ = [
@@ -105,13 +103,7 @@ def train_cross_attention(seeds=SEEDS, progress=False, schedule_seed=0, source_p
             seed_losses = []
             for _ in range(steps):
                 n = int(torch.randint(min_n, max_n + 1, (1,), generator=schedule))
-                source, target = reversal_batch(batch_size, n, generator)
-                logits, _ = model(source, target)
-                loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), target.reshape(-1))
-                optimizer.zero_grad()
-                loss.backward()
-                optimizer.clip_grad_norm(1.0)
-                optimizer.step()
+                loss = reversal_step(model, optimizer, batch_size, n, generator)
                 seed_losses.append(loss.detach())
                 if bar is not None:
                     bar.update(1)

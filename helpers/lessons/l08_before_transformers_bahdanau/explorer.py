@@ -46,6 +46,11 @@ def decode_examples(models, lengths=EXAMPLE_LENGTHS, seed=2024):
     for kind, model in models.items():
         if kind not in LABELS or getattr(model, "attention", None) is None:
             raise ValueError(f"models holds {kind!r}: only attention models ('additive', 'dot') have an alignment")
+    return greedy_decode_each(models, lengths, seed)
+
+
+def greedy_decode_each(models, lengths, seed):
+    """decode_examples without its checks: models is {kind: any model with greedy_decode(source (1, n))}."""
     test_set = held_out_set(lengths, per_length=1, seed=seed)
     examples = [test_set[n][0][0] for n in lengths]
     decoded = {}

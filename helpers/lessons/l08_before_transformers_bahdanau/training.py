@@ -1,6 +1,7 @@
 """Training lesson 08's models on reversal: teacher forcing, Adam, gradient clipping at norm 1, on one thread.
 
     SEEDS, TRAINING      the lesson's seeds (five) and its training settings, per model
+    reversal_step(model, optimizer, batch_size, n, generator)   one teacher-forced step on a fresh batch: the loss
     train_model(attention, steps, batch_size, lengths, lr, seed, progress, **sizes)
                          one Seq2Seq, deterministic under a seed: a TrainResult (model, losses, seconds)
     clip_per_model(parameters, n_models, max_norm)   each model's gradients of a stack clipped as if alone: (M,)
@@ -32,6 +33,7 @@ __all__ = [
     "SEEDS",
     "TRAINING",
     "TrainResult",
+    "reversal_step",
     "train_model",
     "clip_per_model",
     "SeedRuns",
@@ -53,6 +55,19 @@ class TrainResult:
     losses: list = field(default_factory=list)
     lengths: tuple = (3, 10)
     seconds: float = 0.0
+
+
+def reversal_step(model, optimizer, batch_size, n, generator):
+    """One teacher-forced step on a fresh batch of `batch_size` reversals of n letters (drawn with `generator`):
+    cross-entropy of model(source, target), gradients clipped at norm 1, one Adam step. Returns the loss (0-d)."""
+    source, target = reversal_batch(batch_size, n, generator)
+    logits, _ = model(source, target)  # (B, n, vocab)
+    loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), target.reshape(-1))
+    optimizer.zero_grad()
+    loss.backward()
+    optimizer.clip_grad_norm(1.0)
+    optimizer.step()
+    return loss
 
 
 def train_model(
@@ -91,13 +106,7 @@ def train_model(
         model.train()
         for _ in range(steps):
             n = int(torch.randint(min_n, max_n + 1, (1,), generator=generator))
-            source, target = reversal_batch(batch_size, n, generator)
-            logits, _ = model(source, target)
-            loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), target.reshape(-1))
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.clip_grad_norm(1.0)
-            optimizer.step()
+            loss = reversal_step(model, optimizer, batch_size, n, generator)
             result.losses.append(loss.item())
             if bar is not None:
                 bar.update(1)
