@@ -13,10 +13,11 @@ toy task (reversing letters) with five seeds at once; the notebook imports every
     long_range        the notes' "long-range dependencies", tested: letters right by their path into the summary
     costs             the decoder's sequential steps, counted, and timings against self-attention
     figures           accuracy against length and the training loss, one line per kind of model
-    exercises         the checkers of the lesson's four exercises
+    exercises         the checkers of the lesson's five exercises
     explorer          a trained model's alignment, one decoder step at a time
     cross_attention   the transformer's way: cross-attention (queries from the decoder, keys and values from the
                       encoder), a decoder block, and an encoder-decoder transformer laid out as nn.Transformer
+    stacked_cross_attention    StackedCrossAttention: M of those transformers side by side on a leading model axis
     cross_attention_training   that transformer trained with every seed, evaluated, and set against Bahdanau's
     cross_attention_explorer   Bahdanau's alignment beside the cross-attention's, one decoder step at a time
 """
@@ -118,6 +119,7 @@ from helpers.lessons.l08_before_transformers_bahdanau.seed_summaries import (
     scoring_comparison,
 )
 from helpers.lessons.l08_before_transformers_bahdanau.seq2seq import SCORINGS, Encoder, Seq2Seq, count_parameters
+from helpers.lessons.l08_before_transformers_bahdanau.stacked_cross_attention import StackedCrossAttention
 from helpers.lessons.l08_before_transformers_bahdanau.stacked_seq2seq import StackedSeq2Seq, fast_tanh, gru_update
 from helpers.lessons.l08_before_transformers_bahdanau.training import (
     SEEDS,
@@ -128,6 +130,7 @@ from helpers.lessons.l08_before_transformers_bahdanau.training import (
     clip_per_model,
     one_thread,
     reversal_step,
+    stacked_reversal_step,
     train_model,
     train_seeds,
 )
@@ -196,12 +199,14 @@ __all__ = [
     "fast_tanh",
     "gru_update",
     "StackedSeq2Seq",
+    "StackedCrossAttention",
     "SEEDS",
     "TRAINING",
     "TrainResult",
     "reversal_step",
     "train_model",
     "clip_per_model",
+    "stacked_reversal_step",
     "SeedRuns",
     "train_seeds",
     "Adam",

@@ -5,6 +5,7 @@
     train_model(attention, steps, batch_size, lengths, lr, seed, progress, **sizes)
                          one Seq2Seq, deterministic under a seed: a TrainResult (model, losses, seconds)
     clip_per_model(parameters, n_models, max_norm)   each model's gradients of a stack clipped as if alone: (M,)
+    stacked_reversal_step(logits_of, optimizer, source, target)   one step of M stacked models: their losses (M,)
     train_seeds(seeds, kinds, progress, schedule_seed, **settings)
                          every kind of model with every seed, trained at once in a StackedSeq2Seq: a SeedRuns
                          (losses (steps, M), models(kind) -> one Seq2Seq per seed)
@@ -36,6 +37,7 @@ __all__ = [
     "reversal_step",
     "train_model",
     "clip_per_model",
+    "stacked_reversal_step",
     "SeedRuns",
     "train_seeds",
     "Adam",
@@ -151,6 +153,23 @@ def clip_per_model(parameters, n_models, max_norm):
     return norms
 
 
+def stacked_reversal_step(logits_of, optimizer, source, target):
+    """One teacher-forced step of M stacked models, each as if alone: its own mean cross-entropy over its batch,
+    its gradients clipped at norm 1 (clip_per_model), one Adam step (per element).
+
+    logits_of(source, target) -> logits (M, B, m, vocab).   optimizer: an Adam over the stack's parameters,
+    each with the model axis first.   source (M, B, n), target (M, B, m) long. Returns the losses (M,), detached.
+    """
+    logits = logits_of(source, target)
+    loss = F.cross_entropy(logits.flatten(1, 2).transpose(1, 2), target.flatten(1, 2), reduction="none")
+    loss = loss.mean(dim=-1)  # (M,): each model's own mean over its batch
+    optimizer.zero_grad()
+    loss.sum().backward()  # a sum: each model's gradients are those of its own loss
+    clip_per_model(optimizer.params, target.shape[0], 1.0)
+    optimizer.step()
+    return loss.detach()
+
+
 @dataclass
 class SeedRuns:
     """Models of every kind trained with every seed, side by side: the stack, its record and the models.
@@ -217,8 +236,7 @@ def train_seeds(seeds=SEEDS, kinds=SCORINGS, progress=False, schedule_seed=0, **
                 torch.manual_seed(seed)
                 models.append(Seq2Seq(kind, **settings))
         stacked = StackedSeq2Seq(models)
-        parameters = [p for p in stacked.parameters()]
-        optimizer = Adam(parameters, lr=lr)
+        optimizer = Adam(stacked.parameters(), lr=lr)
         schedule = torch.Generator().manual_seed(require_int("schedule_seed", schedule_seed, minimum=0))
         generators = {seed: torch.Generator().manual_seed(seed + 1) for seed in seeds}
         rows = [seeds.index(seed) for _, seed in order]  # model -> its seed's batch
@@ -229,14 +247,7 @@ def train_seeds(seeds=SEEDS, kinds=SCORINGS, progress=False, schedule_seed=0, **
             batches = [reversal_batch(batch_size, n, generators[seed]) for seed in seeds]
             source = torch.stack([batch[0] for batch in batches])[rows]  # (M, B, n)
             target = torch.stack([batch[1] for batch in batches])[rows]
-            logits, _ = stacked(source, target)
-            loss = F.cross_entropy(logits.flatten(1, 2).transpose(1, 2), target.flatten(1, 2), reduction="none")
-            loss = loss.mean(dim=-1)  # (M,): each model's own mean over its batch
-            optimizer.zero_grad()
-            loss.sum().backward()  # a sum: each model's gradients are those of its own loss
-            clip_per_model(parameters, len(order), 1.0)
-            optimizer.step()
-            losses.append(loss.detach())
+            losses.append(stacked_reversal_step(lambda s, t: stacked(s, t)[0], optimizer, source, target))
             if bar is not None:
                 bar.update(1)
         if bar is not None:
