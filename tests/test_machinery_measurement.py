@@ -83,6 +83,33 @@ def test_counted_flops_agree_with_the_meter():
         measurement.counted_flops(lambda x: x, x)
 
 
+@pytest.mark.parametrize(
+    "module, shape",
+    [
+        (torch.nn.Linear(7, 4), (6, 7)),
+        (torch.nn.MultiheadAttention(8, 2, batch_first=True), (3, 5, 8)),
+        (torch.nn.Conv1d(4, 6, 3), (2, 4, 9)),
+        (torch.nn.TransformerEncoderLayer(8, 2, 16, batch_first=True), (2, 5, 8)),
+    ],
+)
+def test_counted_flops_are_flop_counter_modes_count(module, shape):
+    from torch.utils.flop_counter import FlopCounterMode
+
+    class Call(torch.nn.Module):  # nn.MultiheadAttention needs (query, key, value)
+        def forward(self, x):
+            out = module(x, x, x) if isinstance(module, torch.nn.MultiheadAttention) else module(x)
+            return out[0] if isinstance(out, tuple) else out
+
+    x = _randn(*shape)
+    with torch.no_grad(), FlopCounterMode(display=False) as counter:
+        Call()(x)
+    assert measurement.counted_flops(Call(), x) == counter.get_total_flops() > 0
+
+
+def test_flop_count_is_not_wrapped_for_torch_compile():
+    assert "__wrapped__" not in vars(measurement._PyTorchFlopCount.__dict__["__torch_dispatch__"])
+
+
 # --------------------------------------------------------------------------- timers
 
 

@@ -1,4 +1,4 @@
-"""helpers.machinery.minilm_model: MiniLM's real attention, read offline with transformers."""
+"""helpers.machinery.minilm_model: MiniLM's real attention, computed from its weights file, checked against transformers."""
 
 import math
 import os
@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from helpers.machinery.minilm import D_K, minilm_layer0_qkv, minilm_token_vectors, minilm_tokens
-from helpers.machinery.minilm_model import N_LAYERS, minilm_attention
+from helpers.machinery.minilm_model import N_LAYERS, minilm_attention, minilm_model
 
 SENTENCE = "The animal didn't cross the street because it was too tired"
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -26,8 +26,32 @@ def test_every_layer_and_head_with_rows_that_sum_to_one():
     assert (attention >= 0).all()
 
 
+@pytest.mark.parametrize("sentence", [SENTENCE, "it", "Attention is all you need, or is it? Read the paper: 2017."])
+def test_every_weight_is_transformers_berts(sentence):
+    """The course's six layers against transformers' BertModel (eager attention) on the same weights."""
+    from helpers.machinery.minilm import minilm_token_ids
+
+    with torch.no_grad():
+        theirs = minilm_model()(input_ids=torch.tensor([minilm_token_ids(sentence)]), output_attentions=True)
+    _, ours = minilm_attention(sentence)
+    torch.testing.assert_close(ours, torch.cat(theirs.attentions), atol=2e-6, rtol=1e-5)
+
+
+def test_computing_the_attention_does_not_import_transformers():
+    code = (
+        "import sys\n"
+        "from helpers.machinery.minilm_model import minilm_attention\n"
+        "minilm_attention('it was too tired')\n"
+        "print('transformers' in sys.modules)\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stdout.strip() == "False"
+
+
 def test_layer_0_equals_softmax_of_the_course_own_queries_and_keys():
-    """transformers' eager weights = softmax(q·kᵀ/√d_k) from the projections lesson 01 reads itself."""
+    """Layer 0's weights = softmax(q·kᵀ/√d_k) from the projections lesson 01 reads itself."""
     tokens, attention = minilm_attention(SENTENCE)
     _, x = minilm_token_vectors(SENTENCE)
     for head in (0, 5, 11):

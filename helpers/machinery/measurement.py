@@ -5,7 +5,7 @@
     peak_memory(fn)            peak bytes held at once by the tensors `fn()` creates (OpMeter, under no_grad)
     count_ops(fn)              (operations, multiply-add FLOPs) that `fn()` runs (OpMeter)
     allocator_peak_bytes(fn)   torch's CPU allocator peak during `fn()`, fused kernels' scratch included
-    counted_flops(module, x)   the FLOPs of `module(x)` as torch's FlopCounterMode counts them (matrix products)
+    counted_flops(module, x)   the FLOPs of `module(x)` by PyTorch's own formulas, as FlopCounterMode counts them
     time_call(fn, repeats, warmup)   median wall-clock seconds of `fn()` over `repeats` runs, under no_grad
     median_call_seconds(calls)  median wall-clock seconds of a sequence of different calls, each run once
                                (tools/bench.py: a widget's latency over its control changes)
@@ -181,20 +181,42 @@ def allocator_peak_bytes(fn):
     return peak
 
 
+class _PyTorchFlopCount(TorchDispatchMode):
+    """Adds up PyTorch's own FLOP formulas (torch.utils.flop_counter.flop_registry, the ones FlopCounterMode
+    applies) for every operation run inside the block: meter.flops."""
+
+    @classmethod
+    def _should_skip_dynamo(cls):
+        return False  # as OpMeter: FlopCounterMode's own mode imports torch._dynamo on first use (about 1 s)
+
+    def __init__(self):
+        super().__init__()
+        from torch.utils.flop_counter import flop_registry
+
+        self.registry, self.flops = flop_registry, 0
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        out = func(*args, **kwargs)
+        formula = self.registry.get(func.overloadpacket)
+        if formula is not None:
+            self.flops += formula(*args, **kwargs, out_val=out)
+        return out
+
+
 def counted_flops(module, x):
     """The floating-point operations PyTorch counts while `module(x)` runs (matrix products only).
 
-    Uses torch.utils.flop_counter.FlopCounterMode; its first use in a process imports torch._dynamo
-    (about 2 s). Returns an int.
+    PyTorch's own formulas (torch.utils.flop_counter's registry, what FlopCounterMode applies), added up over
+    the operations that run; the same total as FlopCounterMode's (the tests compare them), without the
+    import of torch._dynamo that FlopCounterMode's first use costs. Returns an int.
     """
-    from torch.utils.flop_counter import FlopCounterMode
-
     if not isinstance(module, nn.Module):
         raise TypeError(f"module must be an nn.Module, got {type(module).__name__}")
     require_float_tensor("x", x)
-    with torch.no_grad(), FlopCounterMode(display=False) as counter:
+    with torch.no_grad(), _PyTorchFlopCount() as counter:
         module(x)
-    return int(counter.get_total_flops())
+    return int(counter.flops)
 
 
 def time_call(fn, repeats=5, warmup=1):

@@ -5,6 +5,7 @@ all-MiniLM-L6-v2 is a small BERT-style sentence encoder (d_model = 384, 6 layers
 only the few tensors a lesson needs, offline, with `safetensors` and `tokenizers` (no
 `transformers`), and caches them:
 
+    minilm_tensor(name)              one tensor of model.safetensors, by its name
     minilm_tokens(sentence)          the word pieces, with [CLS] and [SEP]
     minilm_token_ids(sentence)       their ids in MiniLM's vocabulary
     minilm_token_vectors(sentence)   (tokens, x (n, 384)) = LayerNorm(word + position + token type)
@@ -25,6 +26,7 @@ __all__ = [
     "D_K",
     "INSTALL_HINT",
     "minilm_dir",
+    "minilm_tensor",
     "minilm_tokens",
     "minilm_token_ids",
     "minilm_token_vectors",
@@ -72,6 +74,12 @@ def _tensor(name):
 
     with safe_open(str(minilm_dir() / "model.safetensors"), "pt") as weights:
         return weights.get_tensor(name)
+
+
+def minilm_tensor(name):
+    """One tensor of model.safetensors by its name (e.g. "encoder.layer.0.attention.self.query.weight"), read
+    once and shared between callers: do not modify it."""
+    return _tensor(name)
 
 
 def _check_sentence(sentence):

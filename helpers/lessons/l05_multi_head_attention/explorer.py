@@ -45,7 +45,7 @@ def heads_state(sentence, layer=0, head=0, other=1, attention=None):
     distance = distances[head, other] (a float).
     """
     if attention is None:
-        from helpers.machinery.minilm_model import minilm_attention  # imports transformers: only when first needed
+        from helpers.machinery.minilm_model import minilm_attention  # reads the weights file: only when first needed
 
         attention = minilm_attention(sentence)
     tokens, weights = attention

@@ -54,7 +54,7 @@ def typed_attention_state(sentence, view="head view"):
             f"the sentence has {len(sentence)} characters; type at most {MAX_SENTENCE_CHARS}, "
             "so that the view stays readable"
         )
-    from helpers.machinery.minilm_model import minilm_attention  # imports transformers: only when first needed
+    from helpers.machinery.minilm_model import minilm_attention  # reads the weights file: only when first needed
 
     tokens, attention = minilm_attention(sentence)
     if len(tokens) > MAX_VIEW_TOKENS:
