@@ -1,4 +1,4 @@
-"""helpers.machinery.minilm_model: MiniLM's real attention, computed from its weights file, checked against transformers."""
+"""helpers.machinery.minilm_model: MiniLM's attention, computed from its weights file, checked against transformers."""
 
 import math
 import os

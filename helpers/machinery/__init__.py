@@ -6,7 +6,8 @@
     progress           the learner's local record of passed exercises
     environment        the environment check of 00_start_here
     bertviz_offline    bertviz's head and model views, served from the installed package
-    minilm             MiniLM (all-MiniLM-L6-v2) from its installed files: tokens, vectors, attention
+    minilm             MiniLM (all-MiniLM-L6-v2) from its installed files: tokens, vectors, projections
+    minilm_model       MiniLM's six layers computed from those files: every head's attention
     measurement        an operation meter (peak memory, FLOPs, operations), the allocator's peak, median timers
     power_laws         power-law fits of measured series (log-log slopes), and where one series reaches another
     toy_data           the small hand-made sentences and vectors of the first lessons

@@ -51,7 +51,8 @@ def minilm_model():
 
 
 def _layer_norm(x, name):
-    return F.layer_norm(x, (D_MODEL,), minilm_tensor(f"{name}.weight"), minilm_tensor(f"{name}.bias"), eps=LAYER_NORM_EPS)
+    weight, bias = minilm_tensor(f"{name}.weight"), minilm_tensor(f"{name}.bias")
+    return F.layer_norm(x, (D_MODEL,), weight, bias, eps=LAYER_NORM_EPS)
 
 
 def _dense(x, name):
