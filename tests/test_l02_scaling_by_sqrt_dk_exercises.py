@@ -68,7 +68,7 @@ def test_dot_product_variance_reference_passes(capsys):
 
 def test_dot_product_variance_placeholder_gets_a_plain_message(capsys):
     assert check_dot_product_variance(raises) is False
-    assert "replace `raise NotImplementedError`" in capsys.readouterr().out
+    assert "`raise NotImplementedError` with your code" in capsys.readouterr().out
 
 
 def per_product_variance(d_k, n_samples, generator):  # forgets to sum the products
@@ -135,7 +135,7 @@ def in_place(q, k):
         (lambda q, k: q @ k.transpose(-2, -1) / math.sqrt(q.shape[0]), "q.shape[-1], not q.shape[0]"),
         (lambda q, k: q @ k.T / math.sqrt(q.shape[-1]), "k.transpose(-2, -1)"),
         (in_place, "changed q or k in place"),
-        (raises, "replace `raise NotImplementedError`"),
+        (raises, "`raise NotImplementedError` with your code"),
     ],
 )
 def test_scaled_scores_rejects_mistakes(fn, hint, capsys):
@@ -167,7 +167,7 @@ def test_softmax_entropy_with_where_passes(capsys):
         (lambda w: -(torch.special.xlogy(w, w) / math.log(2)).sum(dim=-1), "log base 2"),
         (lambda w: -torch.special.xlogy(w, w).sum(), "sum over the last dimension only"),
         (lambda w: float(-torch.special.xlogy(w, w).sum()), "return a tensor"),
-        (raises, "replace `raise NotImplementedError`"),
+        (raises, "`raise NotImplementedError` with your code"),
     ],
 )
 def test_softmax_entropy_rejects_mistakes(fn, hint, capsys):
@@ -195,7 +195,7 @@ def test_unit_variance_scale_reference_passes(capsys):
         (lambda d_k, var_q, var_k: 1 / (d_k * var_q * var_k), "take the square root"),
         (lambda d_k, var_q, var_k: 1 / math.sqrt(d_k) / (var_q * var_k), "multiplies a variance by c²"),
         (lambda d_k, var_q, var_k: torch.ones(2), "return a single number"),
-        (raises, "replace `raise NotImplementedError`"),
+        (raises, "`raise NotImplementedError` with your code"),
     ],
 )
 def test_unit_variance_scale_rejects_mistakes(fn, hint, capsys):

@@ -127,7 +127,7 @@ def float32_always(x, dim=-1):
         (in_place, "it changed its input"),
         (global_max, "each row's own maximum"),
         (no_keepdim, "keepdim=True"),
-        (float32_always, "dtype torch.float32, expected torch.float64"),
+        (float32_always, "right values but dtype torch.float32; the input's dtype, torch.float64"),
         (raises, "replace the line `raise NotImplementedError`"),
         (raises_other, "your function raised ZeroDivisionError: oops"),
         (lambda x, dim=-1: None, "not a torch.Tensor"),

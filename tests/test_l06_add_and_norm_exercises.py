@@ -64,7 +64,7 @@ def test_rms_norm_reference_passes(capsys):
 @pytest.mark.parametrize(
     ("answer", "hint"),
     [
-        (raises, "replace `raise NotImplementedError`"),
+        (raises, "`raise NotImplementedError` with your code"),
         (lambda x, eps: (x - x.mean(-1, keepdim=True)) / torch.sqrt(x.var(-1, keepdim=True, unbiased=False) + eps),
          "that is LayerNorm"),
         (lambda x, eps: x / (x.pow(2).mean(-1, keepdim=True).sqrt() + eps), "inside the square root"),
@@ -92,7 +92,7 @@ def test_pre_ln_reference_passes(capsys):
 @pytest.mark.parametrize(
     ("answer", "hint"),
     [
-        (raises, "replace `raise NotImplementedError`"),
+        (raises, "`raise NotImplementedError` with your code"),
         (lambda x, f, norm: norm(x + f(x)), "that is Post-LN"),
         (lambda x, f, norm: x + f(x), "the norm is missing"),
         (lambda x, f, norm: f(norm(x)), "the residual path is missing"),
@@ -118,7 +118,7 @@ def test_residual_rms_reference_passes_and_matches_a_simulation(capsys):
 @pytest.mark.parametrize(
     ("answer", "hint"),
     [
-        (raises, "replace `raise NotImplementedError`"),
+        (raises, "`raise NotImplementedError` with your code"),
         (lambda rms0, c, depth: rms0 * (1 + c) ** depth, "the RMS is the square root of the variance"),
         (lambda rms0, c, depth: rms0 * math.sqrt(1 + depth * c), "the growth compounds"),
         (lambda rms0, c, depth: rms0, "variances of uncorrelated terms add"),
@@ -143,7 +143,7 @@ def test_output_is_normalised_reference_passes(capsys):
 @pytest.mark.parametrize(
     ("answer", "hint"),
     [
-        (raises, "replace `raise NotImplementedError`"),
+        (raises, "`raise NotImplementedError` with your code"),
         (lambda block, x: True, "Pre-LN normalises what goes into the sublayers"),
         (lambda block, x: False, "a LayerNorm output has"),
         (lambda block, x: bool(abs(block(x).mean()) < 1e-3), "a LayerNorm output has"),  # mean alone is not enough

@@ -37,7 +37,7 @@ def fresh_record(tmp_path, monkeypatch):
 def test_the_untouched_cell_fails_politely_and_is_not_recorded(fresh_record, capsys):
     assert check_feed_forward(placeholder) is False
     out = capsys.readouterr().out
-    assert "replace `raise NotImplementedError`" in out and "Not yet" in out
+    assert "`raise NotImplementedError` with your code" in out and "Not yet" in out
     assert "06_add_and_norm.check_feed_forward" not in progress.load_progress()
 
 

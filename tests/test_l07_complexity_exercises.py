@@ -58,7 +58,7 @@ def test_attention_flops_accepts_the_solution(capsys):
         (lambda n, d: n * n * d + n * d * d, "count the constants"),
         (lambda n, d: 6 * n * d * d + 4 * n * n * d, "four projections"),
         (lambda n, d: "many", "returns a number"),
-        (raises, "replace `raise NotImplementedError`"),
+        (raises, "`raise NotImplementedError` with your code"),
         (crashes, "ZeroDivisionError"),
     ],
 )
@@ -113,7 +113,7 @@ def end_points(ns, values):
         (lambda ns, values: float(np.polyfit(ns, values, 1)[0]), "take the logarithm of both"),
         (lambda ns, values: float(np.polyfit(np.log(ns), values, 1)[0]), "least squares"),
         (lambda ns, values: [1, 2], "returns a number"),
-        (raises, "replace `raise NotImplementedError`"),
+        (raises, "`raise NotImplementedError` with your code"),
     ],
 )
 def test_fit_slope_rejects_mistakes(answer, hint, capsys):
@@ -156,7 +156,7 @@ def block_max_only(running_max, running_sum, acc, scores, values):
         (block_max_only, "largest score seen so far"),
         (lambda m, s, a, sc, v: (m, s), "return a tuple (new_max, new_sum, new_acc)"),
         (lambda m, s, a, sc, v: (m, s, a[:1]), "shapes should be"),
-        (raises, "replace `raise NotImplementedError`"),
+        (raises, "`raise NotImplementedError` with your code"),
         (crashes, "ZeroDivisionError"),
     ],
 )

@@ -1,12 +1,13 @@
 """00_start_here's exercise: find a temperature that makes one attention row sharp."""
 
 from helpers.lessons.l00_start_here.explorer import attention_map_state
-from helpers.machinery.exercise_checking import call_learner, report
+from helpers.machinery.exercise_checking import call_learner, checker, report
 from helpers.machinery.toy_data import SENTENCES, toy_queries_and_keys
 
 __all__ = ["check_sharp_temperature"]
 
 
+@checker
 def check_sharp_temperature(temperature, query=1, threshold=0.9):
     """Exercise: a temperature at which query `query` puts > `threshold` on one key."""
     results = []

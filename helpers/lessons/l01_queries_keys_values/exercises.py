@@ -13,7 +13,8 @@ from helpers.lessons.l01_queries_keys_values.lookups import (
     self_attention,
     soft_lookup,
 )
-from helpers.machinery.exercise_checking import call_learner, report
+from helpers.machinery.answers import close
+from helpers.machinery.exercise_checking import call_learner, checker, report
 from helpers.machinery.toy_data import SENTENCES
 
 __all__ = ["check_soft_lookup", "check_inanimate_query", "check_long_key", "check_self_attention"]
@@ -26,7 +27,7 @@ def _close(value, expected, atol=1e-4):
         and value.shape == expected.shape
         and value.is_floating_point()
         and bool(torch.isfinite(value).all())
-        and torch.allclose(value.to(expected.dtype), expected, atol=atol, rtol=1e-4)
+        and close(value.to(expected.dtype), expected, atol=atol, rtol=1e-4)
     )
 
 
@@ -75,6 +76,7 @@ def _soft_lookup_hint(value, q, k, v):
     return "scores = k @ q, weights = torch.softmax(scores, dim=-1), output = weights @ v"
 
 
+@checker
 def check_soft_lookup(fn):
     """Exercise 1: fn(q, k, v) -> output (d_v,), the soft lookup of one query q (d_k,) in k (n, d_k), v (n, d_v)."""
     results = []
@@ -116,6 +118,7 @@ def _cross_weights(q):
     return tokens, weights
 
 
+@checker
 def check_inanimate_query(q, threshold=0.8):
     """Exercise 2: a query (2 numbers, one per KEY_FEATURES) with which 'cross' attends to 'street' > threshold."""
     results = []
@@ -147,6 +150,7 @@ def check_inanimate_query(q, threshold=0.8):
     return report("Exercise 2: a query that asks for a thing, not an animal", results)
 
 
+@checker
 def check_long_key(key, max_cosine=0.5):
     """Exercise 3: a fifth key E, pointing away from the query (cosine < max_cosine), that still wins."""
     results = []
@@ -205,6 +209,7 @@ def _self_attention_hint(weights, x, w_q, w_k):
     return "q = x @ w_q, k = x @ w_k, scores = q @ k.T / √d_k, weights = softmax over dim=-1"
 
 
+@checker
 def check_self_attention(fn):
     """Exercise 4: fn(x, w_q, w_k, w_v) -> (output (n, d_v), weights (n, n)), self-attention of x (n, d_model)."""
     results = []

@@ -5,7 +5,8 @@ import math
 import torch
 
 from helpers.lessons.l02_scaling_by_sqrt_dk.variance import dot_product_variance, sample_dot_products
-from helpers.machinery.exercise_checking import call_learner, error_hint, report
+from helpers.machinery.answers import close
+from helpers.machinery.exercise_checking import call_learner, checker, error_hint, report
 
 __all__ = [
     "check_std_growth",
@@ -23,6 +24,7 @@ def _is_number(value):
 # --------------------------------------------------------------------------- exercise 1
 
 
+@checker
 def check_std_growth(factor):
     """Exercise 1: by what factor does the standard deviation of q·k grow when d_k goes from 64 to 1024?"""
     results = []
@@ -63,6 +65,7 @@ SAMPLE_HINT = (
 )
 
 
+@checker
 def check_dot_product_variance(fn):
     """Exercise 2: fn(d_k, n_samples, generator) measures Var(q·k) for q, k with N(0, 1) entries."""
     results = []
@@ -122,6 +125,7 @@ TRANSPOSE_HINT = "transpose only the last two dimensions of k, k.transpose(-2, -
 SCORE_SHAPES = [((3, 4), (5, 4)), ((2, 3, 8), (2, 6, 8)), ((2, 2, 3, 1), (2, 2, 4, 1)), ((1, 64), (7, 64))]
 
 
+@checker
 def check_scaled_scores(fn):
     """Exercise 3: fn(q, k) returns q·kᵀ/√d_k for q (..., n_q, d_k) and k (..., n_k, d_k)."""
     results = []
@@ -143,11 +147,11 @@ def check_scaled_scores(fn):
             hint = f"got {shape}; {TRANSPOSE_HINT}"
             results.append((label, False, hint))
             continue
-        if torch.allclose(got, expected, atol=1e-5):
+        if close(got, expected, atol=1e-5):
             passed, hint = True, ""
-        elif torch.allclose(got, raw, atol=1e-5) and q.shape[-1] > 1:
+        elif close(got, raw, atol=1e-5) and q.shape[-1] > 1:
             passed, hint = False, "these are the raw scores q·kᵀ: divide them by √d_k"
-        elif torch.allclose(got, raw / q.shape[-1], atol=1e-5):
+        elif close(got, raw / q.shape[-1], atol=1e-5):
             passed, hint = False, "you divided by d_k; divide by its square root, math.sqrt(d_k)"
         else:
             passed, hint = False, "d_k is the last dimension of q: q.shape[-1], not q.shape[0]"
@@ -160,6 +164,7 @@ def check_scaled_scores(fn):
 # --------------------------------------------------------------------------- exercise 4
 
 
+@checker
 def check_softmax_entropy(fn):
     """Exercise 4: fn(weights) returns −Σ p·log p over the last dim, 0·log 0 = 0, shape weights.shape[:-1]."""
     results = []
@@ -191,11 +196,11 @@ def check_softmax_entropy(fn):
             hint = "0·log 0 gives NaN in floating point; use torch.special.xlogy(w, w), which takes it as 0"
             results.append((description, False, hint))
             continue
-        passed = torch.allclose(got.to(expected.dtype), expected, atol=1e-4)
+        passed = close(got.to(expected.dtype), expected, atol=1e-4)
         hint = "entropy is −Σ p·log p with the natural log (torch.log)"
-        if torch.allclose(got.to(expected.dtype), -expected, atol=1e-4):
+        if close(got.to(expected.dtype), -expected, atol=1e-4):
             hint = "the sign is flipped: entropy is −Σ p·log p, which is >= 0"
-        elif torch.allclose(got.to(expected.dtype), expected / math.log(2), atol=1e-4):
+        elif close(got.to(expected.dtype), expected / math.log(2), atol=1e-4):
             hint = "you used log base 2 (bits); the course uses the natural log (nats): torch.log"
         results.append((description, passed, hint))
     return report("Exercise 4: the entropy of attention weights", results)
@@ -206,6 +211,7 @@ def check_softmax_entropy(fn):
 SCALE_CASES = [(64, 1.0, 1.0), (64, 1 / 3, 1 / 3), (1, 4.0, 1.0), (256, 0.5, 2.0), (16, 0.1, 0.1)]
 
 
+@checker
 def check_unit_variance_scale(fn):
     """Exercise 5: fn(d_k, var_q, var_k) returns the scale c with Var(c·q·k) = 1 when the entries of q and k
     are independent, zero-mean, with variances var_q and var_k: c = 1/√(d_k·var_q·var_k)."""

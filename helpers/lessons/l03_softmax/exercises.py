@@ -9,7 +9,8 @@ import numbers
 
 import torch
 
-from helpers.machinery.exercise_checking import call_learner, not_written, report
+from helpers.machinery.answers import describe, same_values
+from helpers.machinery.exercise_checking import call_learner, checker, not_written, report
 
 __all__ = [
     "check_predictions",
@@ -26,21 +27,15 @@ def _gen(seed):
     return torch.Generator().manual_seed(seed)
 
 
-def _compare(result, expected, atol=1e-5, rtol=1e-4):
-    """(True, "") if `result` is a tensor equal to `expected` (NaN and ±inf must match too), else (False, why)."""
+def _compare(result, expected, scale=None):
+    """(True, "") if `result` holds `expected`'s values in its dtype (NaN and ±inf included), else (False, why).
+
+    scale: the size of the inputs, when their float32 rounding is larger than the outputs' (logits of 1e4 are
+    held to about 1e-3, and so are the weights computed from them by any right method)."""
     if not isinstance(result, torch.Tensor):
-        return False, f"it returned a {type(result).__name__}, not a torch.Tensor"
-    if result.shape != expected.shape:
-        return False, f"it returned shape {tuple(result.shape)}, expected {tuple(expected.shape)}"
-    if result.dtype != expected.dtype:
-        return False, f"it returned dtype {result.dtype}, expected {expected.dtype} (the input's dtype)"
-    if torch.isnan(result).any() and not torch.isnan(expected).any():
-        return False, f"it returned NaN: {_show(result)}"
-    try:
-        torch.testing.assert_close(result.detach(), expected, atol=atol, rtol=rtol, equal_nan=True)
-    except AssertionError:
-        return False, f"it returned {_show(result)}, expected {_show(expected)}"
-    return True, ""
+        return False, f"it returned {describe(result)}, not a torch.Tensor"
+    verdict = same_values(result, expected, scale=scale, keep_dtype=True)
+    return verdict.ok, verdict.why
 
 
 def _show(tensor):
@@ -49,13 +44,13 @@ def _show(tensor):
     return f"[{shown}{', …' if tensor.numel() > 6 else ''}]"
 
 
-def _case(fn, args, expected, description, hint, **kwargs):
+def _case(fn, args, expected, description, hint, scale=None, **kwargs):
     """Run fn(*args) on copies of the inputs; (description, passed, hint or what went wrong)."""
     copies = [a.clone() if isinstance(a, torch.Tensor) else a for a in args]
     result, error = call_learner(fn, *copies, **kwargs)
     if error is not None:
         return (description, False, f"your function raised {error}. {hint}")
-    passed, why = _compare(result, expected)
+    passed, why = _compare(result, expected, scale)
     return (description, passed, f"{why}. {hint}" if not passed else "")
 
 
@@ -81,6 +76,7 @@ def _is_number(value):
     return isinstance(value, numbers.Real) and not isinstance(value, bool)
 
 
+@checker
 def check_predictions(difference, sharper):
     """Exercise 1: predict softmax([1, 2, 3]) - softmax([101, 102, 103]), and whether softmax([2, 4, 6]) is sharper.
 
@@ -116,6 +112,7 @@ def check_predictions(difference, sharper):
 # --------------------------------------------------------------------------- exercise 2
 
 
+@checker
 def check_softmax(my_softmax):
     """Exercise 2: my_softmax(x, dim=-1), numerically stable, any dim, -inf entries allowed."""
     x = torch.randn(4, 6, generator=_gen(3)) * 3
@@ -159,6 +156,7 @@ def check_softmax(my_softmax):
             torch.softmax(huge, dim=-1),
             "logits of ±1e4: no overflow, no NaN",
             "subtract each row's maximum before exp: softmax(x - c) = softmax(x), and exp(≤ 0) cannot overflow",
+            scale=100.0,  # float32 holds 1e4 to 1e-3: so are the weights of exp(x - logsumexp(x)), a right method
         ),
         _case(
             my_softmax,
@@ -196,6 +194,7 @@ def check_softmax(my_softmax):
 # --------------------------------------------------------------------------- exercise 3
 
 
+@checker
 def check_logsumexp(my_logsumexp):
     """Exercise 3: my_logsumexp(x, dim=-1) = log(sum(exp(x))) along dim, stably; the dim is removed."""
     x = torch.randn(3, 5, generator=_gen(6)) * 2
@@ -253,6 +252,7 @@ def _autograd_backward(x, grad_output):
     return x.grad
 
 
+@checker
 def check_softmax_backward(my_softmax_backward):
     """Exercise 4: my_softmax_backward(p, grad_output) = Jᵀ·grad_output along the last dim, J = diag(p) - p·pᵀ.
 
@@ -310,6 +310,7 @@ def _max_weight(scores, temperature):
     return float(torch.softmax(scores.double() / temperature, dim=-1).max())
 
 
+@checker
 def check_largest_temperature(largest_temperature):
     """Exercise 5: largest_temperature(scores, target) -> the largest T with max softmax(scores / T) >= target.
 

@@ -10,7 +10,8 @@ import torch
 
 from helpers.lessons.l04_masking.padding import pad, sentence_mask
 from helpers.lessons.l04_masking.toy_head import SENTENCES, attend
-from helpers.machinery.exercise_checking import call_learner, not_written, report
+from helpers.machinery.answers import close
+from helpers.machinery.exercise_checking import call_learner, checker, not_written, report
 
 __all__ = [
     "check_causal_mask",
@@ -54,6 +55,7 @@ def _mask_problem(result, expected, wrong_guesses):
 # --------------------------------------------------------------------------- exercise 1
 
 
+@checker
 def check_causal_mask(my_causal_mask):
     """Exercise 1: my_causal_mask(n) -> bool (n, n), True where query i may attend key j, i.e. j <= i."""
     title = "Exercise 1: a causal mask"
@@ -92,6 +94,7 @@ def check_causal_mask(my_causal_mask):
 # --------------------------------------------------------------------------- exercise 2
 
 
+@checker
 def check_padding_mask(my_padding_mask):
     """Exercise 2: my_padding_mask(lengths, n) -> bool (B, n), True for the real tokens of each sentence."""
     title = "Exercise 2: a padding mask"
@@ -161,12 +164,13 @@ def _attention_case(fn, q, k, v, mask, description, hint):
             return (description, False, f"{name} has shape {tuple(got.shape)}, expected {tuple(want.shape)}")
         if torch.isnan(got).any():
             return (description, False, f"{name} holds NaN. {hint}")
-        if not torch.allclose(got.detach(), want, atol=1e-5, rtol=1e-4):
+        if not close(got.detach(), want, atol=1e-5, rtol=1e-4):
             worst = (got.detach() - want).abs().max().item()
             return (description, False, f"{name} differs from PyTorch's by up to {worst:.3g}. {hint}")
     return (description, True, "")
 
 
+@checker
 def check_masked_attention(my_masked_attention):
     """Exercise 3: my_masked_attention(q, k, v, mask) -> (output, weights), checked against PyTorch.
 
@@ -244,6 +248,7 @@ def _measured_change(placement):
     return (output[:n_real] - alone).abs().max().item()
 
 
+@checker
 def check_where_the_mask_goes(answers):
     """Exercise 4: for each way of applying a padding mask, does padding still change the real tokens' outputs?
 

@@ -5,7 +5,8 @@ import torch
 from helpers.lessons.l05_multi_head_attention.head_costs import parameter_count
 from helpers.library.layers import MultiHeadAttention
 from helpers.library.multi_head_attention import combine_heads, multi_head_attention, projections_of, split_heads
-from helpers.machinery.exercise_checking import call_learner, report
+from helpers.machinery.answers import same_values
+from helpers.machinery.exercise_checking import call_learner, checker, report
 
 __all__ = ["check_split_heads", "check_combine_heads", "check_parameter_count", "check_multi_head"]
 
@@ -15,21 +16,17 @@ def _shape_of(value):
 
 
 def _describe(value, expected, good):
-    """A ✓/✗ line's text: what matched, or how the learner's value differs."""
-    if _equal(value, expected):
+    verdict = same_values(value, expected)
+    if verdict:
         return good
     if isinstance(value, torch.Tensor) and value.shape == expected.shape:
-        return f"right shape {tuple(expected.shape)}, wrong numbers"
+        return f"right shape {tuple(expected.shape)}, wrong numbers ({verdict.why})"
     return f"expected shape {tuple(expected.shape)}, got {_shape_of(value)}"
 
 
 def _equal(value, expected):
-    return (
-        isinstance(value, torch.Tensor)
-        and value.shape == expected.shape
-        and value.dtype == expected.dtype
-        and torch.allclose(value, expected, atol=1e-5, rtol=1e-5)
-    )
+    """A tensor of the expected shape and values, in any floating dtype (a float64 answer is right)."""
+    return isinstance(value, torch.Tensor) and bool(same_values(value, expected))
 
 
 def _numbered(*shape):
@@ -63,6 +60,7 @@ def _split_hint(value, x, n_heads):
     return "head h must get features h·d_k ... (h+1)·d_k − 1 of every token: x.reshape(B, n, n_heads, d_k)"
 
 
+@checker
 def check_split_heads(fn):
     """Exercise 1: fn(x, n_heads) turns x (B, n, d_model) into (B, n_heads, n, d_k), head h getting its d_k features."""
     results = []
@@ -97,6 +95,7 @@ def _combine_hint(value, heads):
     return "each token's row must hold head 0's d_k features, then head 1's, and so on"
 
 
+@checker
 def check_combine_heads(fn):
     """Exercise 2: fn(heads) turns heads (B, n_heads, n, d_k) back into (B, n, d_model): the inverse of split_heads."""
     results = []
@@ -116,6 +115,7 @@ def check_combine_heads(fn):
     return report("Exercise 2: concatenate the heads", results)
 
 
+@checker
 def check_parameter_count(answer, d_model=64, n_heads=8):
     """Exercise 3: the number of parameters of MultiHeadAttention(d_model=64, n_heads=8), biases included."""
     results = []
@@ -174,6 +174,7 @@ def _scaled_by(x, projections, n_heads, width):
     return multi_head_attention(x, scaled, n_heads)[0]
 
 
+@checker
 def check_multi_head(fn):
     """Exercise 4: fn(x, projections, n_heads) -> output (B, n, d_model), multi-head attention from single heads."""
     results = []

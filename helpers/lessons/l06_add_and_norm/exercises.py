@@ -6,7 +6,8 @@ import math
 import torch
 
 from helpers.lessons.l06_add_and_norm.blocks import VARIANTS, AddNormBlock, add_and_norm, layer_norm
-from helpers.machinery.exercise_checking import call_learner, error_hint, report
+from helpers.machinery.answers import close
+from helpers.machinery.exercise_checking import call_learner, checker, error_hint, report
 
 __all__ = ["check_rms_norm", "check_pre_ln", "check_residual_rms", "check_output_is_normalised", "check_feed_forward"]
 
@@ -32,11 +33,12 @@ def _rms_norm_mistake(x, answer, eps):
         / torch.sqrt(x.pow(2).mean() + eps),
     }
     for hint, value in wrong.items():
-        if answer.shape == value.shape and torch.allclose(answer, value, atol=1e-4, rtol=1e-4):
+        if answer.shape == value.shape and close(answer, value, atol=1e-4, rtol=1e-4):
             return hint
     return RMS_NORM_HINT
 
 
+@checker
 def check_rms_norm(fn):
     """Exercise 1: fn(x, eps) is RMSNorm: each token of x (..., d_model) divided by its root mean square."""
     title = "Exercise 1: RMSNorm, LayerNorm without the mean"
@@ -59,7 +61,7 @@ def check_rms_norm(fn):
             return report(title, results)
         expected = torch.nn.functional.rms_norm(x, x.shape[-1:], eps=1e-6)
         finite = bool(torch.isfinite(answer).all())
-        matches = finite and torch.allclose(answer, expected, atol=1e-4, rtol=1e-4)
+        matches = finite and close(answer, expected, atol=1e-4, rtol=1e-4)
         hint = _rms_norm_mistake(x, answer, 1e-6) if finite else "a NaN or inf: did you forget eps?"
         results.append((f"{description}: matches torch.nn.functional.rms_norm", matches, hint))
     return report(title, results)
@@ -68,6 +70,7 @@ def check_rms_norm(fn):
 # --------------------------------------------------------------------------- exercise 2
 
 
+@checker
 def check_pre_ln(fn):
     """Exercise 2: fn(x, sublayer, norm) wraps a sublayer the Pre-LN way: x + sublayer(norm(x))."""
     title = "Exercise 2: the Pre-LN wiring"
@@ -89,18 +92,18 @@ def check_pre_ln(fn):
                 results.append((description, False, error_hint(error, "return x + sublayer(norm(x))")))
                 break
             expected = add_and_norm(x, sublayer, norm, "pre_ln")
-            ok = isinstance(answer, torch.Tensor) and answer.shape == x.shape and torch.allclose(answer, expected)
+            ok = isinstance(answer, torch.Tensor) and answer.shape == x.shape and close(answer, expected)
             hint = "Pre-LN normalises the sublayer's input and adds the untouched x: x + sublayer(norm(x))"
             if isinstance(answer, torch.Tensor) and answer.shape == x.shape and not ok:
                 for variant, advice in (
                     ("post_ln", "that is Post-LN, norm(x + sublayer(x)); Pre-LN moves the norm inside the branch"),
                     ("residual", "the norm is missing: the sublayer should see norm(x)"),
                 ):
-                    if torch.allclose(answer, add_and_norm(x, sublayer, norm, variant)):
+                    if close(answer, add_and_norm(x, sublayer, norm, variant)):
                         hint = advice
-                if torch.allclose(answer, sublayer(norm(x))):
+                if close(answer, sublayer(norm(x))):
                     hint = "the residual path is missing: add x to the sublayer's output"
-                if torch.allclose(answer, norm(x) + sublayer(norm(x))):
+                if close(answer, norm(x) + sublayer(norm(x))):
                     hint = "add the original x, not norm(x): the residual stream itself is never normalised"
             results.append((f"{description}: equals x + sublayer(norm(x))", ok, hint))
     return report(title, results)
@@ -119,6 +122,7 @@ def simulate_residual_rms(rms0, c, depth, d=256, seed=0):
     return float(x.pow(2).mean().sqrt())
 
 
+@checker
 def check_residual_rms(fn):
     """Exercise 3: fn(rms0, c, depth) predicts the RMS of the stream after `depth` residual blocks.
 
@@ -176,6 +180,7 @@ def _says_unbiased_is_normalised(fn, x, d):
     return answer is True or (isinstance(answer, torch.Tensor) and answer.numel() == 1 and bool(answer))
 
 
+@checker
 def check_output_is_normalised(fn):
     """Exercise 4: fn(block, x) returns True if every token of block(x) has mean ≈ 0 and variance ≈ 1."""
     title = "Exercise 4: which blocks hand on a normalised stream?"
@@ -189,7 +194,7 @@ def check_output_is_normalised(fn):
             return report(title, results)
         with torch.no_grad():
             y = block(x)
-        expected = bool(torch.allclose(y, layer_norm(y), atol=1e-3))  # already what LayerNorm (γ = 1, β = 0) gives
+        expected = bool(close(y, layer_norm(y), atol=1e-3))  # already what LayerNorm (γ = 1, β = 0) gives
         if isinstance(answer, torch.Tensor) and answer.numel() == 1 and answer.dtype == torch.bool:
             answer = bool(answer)
         if not isinstance(answer, bool):
@@ -197,7 +202,7 @@ def check_output_is_normalised(fn):
             return report(title, results)
         hint = (
             "a LayerNorm output has, per token, mean 0 and variance 1: test both, per token, with a tolerance "
-            "(torch.allclose(..., atol=1e-3))"
+            "(close(..., atol=1e-3))"
         )
         if description == "pre_ln" and answer:
             hint = "Pre-LN normalises what goes into the sublayers; the stream x + f(norm(x)) it hands on is not"
@@ -234,11 +239,12 @@ def _feed_forward_mistake(x, answer, w_1, b_1, w_2, b_2):
             mixed
         )
     for hint, value in wrong.items():
-        if answer.shape == value.shape and torch.allclose(answer, value, atol=1e-4, rtol=1e-4):
+        if answer.shape == value.shape and close(answer, value, atol=1e-4, rtol=1e-4):
             return hint
     return FEED_FORWARD_HINT
 
 
+@checker
 def check_feed_forward(fn):
     """Exercise 5: fn(x, w_1, b_1, w_2, b_2) is the position-wise FFN, relu(x·W_1ᵀ + b_1)·W_2ᵀ + b_2, with
     nn.Linear's layout: w_1 (d_ff, d_model), b_1 (d_ff,), w_2 (d_model, d_ff), b_2 (d_model,)."""
@@ -265,6 +271,6 @@ def check_feed_forward(fn):
                                 f"got {shape}; the FFN maps each token of d_model = 8 back to 8 numbers"))  # fmt: skip
                 return report(title, results)
             expected = layer.linear2(torch.relu(layer.linear1(tokens)))
-            ok = bool(torch.allclose(answer, expected, atol=1e-5))
+            ok = bool(close(answer, expected, atol=1e-5))
             results.append((description, ok, "" if ok else _feed_forward_mistake(tokens, answer, *weights)))
     return report(title, results)

@@ -5,7 +5,8 @@ import math
 import numpy as np
 import torch
 
-from helpers.machinery.exercise_checking import call_learner, error_hint, report
+from helpers.machinery.answers import close
+from helpers.machinery.exercise_checking import call_learner, checker, error_hint, report
 
 __all__ = ["check_attention_flops", "check_crossover", "check_fit_slope", "check_online_softmax_step"]
 
@@ -47,6 +48,7 @@ def _flop_hint(n, d, value):
     return "an (a, b) @ (b, c) product is a·b·c multiply-adds, 2 FLOPs each; add up the six products"
 
 
+@checker
 def check_attention_flops(fn):
     """Exercise 1: fn(n, d_model) counts the FLOPs of one self-attention layer (projections and both products)."""
     results = []
@@ -68,6 +70,7 @@ def check_attention_flops(fn):
 # --------------------------------------------------------------------------- exercise 2
 
 
+@checker
 def check_crossover(n_star, d_model=512):
     """Exercise 2: the n at which self-attention's FLOPs (8·n·d² + 4·n²·d) equal the GRU's (12·n·d²), d = 512."""
     results = []
@@ -105,6 +108,7 @@ def _slope_cases():
     ]
 
 
+@checker
 def check_fit_slope(fn):
     """Exercise 3: fn(ns, values) returns the least-squares slope of log(values) against log(ns)."""
     results = []
@@ -146,6 +150,7 @@ def _online_cases():
     ]
 
 
+@checker
 def check_online_softmax_step(fn):
     """Exercise 4: fn(running_max, running_sum, acc, scores, values) -> (new_max, new_sum, new_acc).
 
@@ -163,7 +168,9 @@ def check_online_softmax_step(fn):
         )
         problem = None
         for start in range(0, scores.shape[1], block):
-            value, error = call_learner(fn, *state, scores[:, start : start + block], values[start : start + block])
+            block_scores, block_values = scores[:, start : start + block].clone(), values[start : start + block].clone()
+            # copies: an in-place `scores -= new_max` of the learner's must not change the checker's own scores
+            value, error = call_learner(fn, *state, block_scores, block_values)
             if error is not None:
                 problem = error_hint(error, "return the three updated tensors")
                 crashed = True
@@ -182,7 +189,7 @@ def check_online_softmax_step(fn):
                 problem = f"shapes should be ({n_q}, 1), ({n_q}, 1), ({n_q}, {d_v}); got {shapes}"
                 break
             seen = scores[:, : start + block]
-            if not torch.allclose(value[0], seen.amax(dim=-1, keepdim=True)):
+            if not close(value[0], seen.amax(dim=-1, keepdim=True)):
                 problem = "new_max should be the largest score seen so far: torch.maximum(running_max, block max)"
                 break
             state = tuple(value)
@@ -191,7 +198,7 @@ def check_online_softmax_step(fn):
             expected = torch.softmax(scores, dim=-1) @ values
             if not torch.isfinite(output).all():
                 problem = "the result has inf or NaN: subtract the new maximum before exp"
-            elif not torch.allclose(output, expected, atol=1e-10):
+            elif not close(output, expected):
                 problem = (
                     "acc / running_sum differs from softmax(scores) @ values: when the maximum grows, multiply the "
                     "old running_sum and acc by exp(running_max − new_max) before adding the new block"

@@ -11,7 +11,8 @@ from helpers.lessons.l08_before_transformers_bahdanau.costs import count_decoder
 from helpers.lessons.l08_before_transformers_bahdanau.reversal_task import reversal_batch
 from helpers.lessons.l08_before_transformers_bahdanau.seq2seq import Seq2Seq
 from helpers.library.attention import scaled_dot_product_attention
-from helpers.machinery.exercise_checking import PLACEHOLDER_ADVICE, call_learner, report
+from helpers.machinery.answers import close
+from helpers.machinery.exercise_checking import PLACEHOLDER_ADVICE, call_learner, checker, report
 
 __all__ = [
     "check_additive_score",
@@ -54,6 +55,7 @@ def _alignment_case(seed, n=5, d_dec=3, d_enc=4, d_a=6):
 SCORE_HINT = "W @ s is (d_a,), h @ U.T is (n, d_a): add them (broadcasting), tanh, then multiply by v"
 
 
+@checker
 def check_additive_score(fn):
     """Exercise 1: fn(s, h, W, U, v) -> scores (n,) = vᵀ tanh(W s + U h_j) for one decoder state s."""
     title = "Exercise 1: Bahdanau's additive score"
@@ -74,11 +76,11 @@ def check_additive_score(fn):
         expected = additive_scores(s, h, W, U, v)
         hint = SCORE_HINT
         no_tanh = (W @ s + h @ U.T) @ v
-        if torch.allclose(scores.double(), torch.softmax(expected, -1)):
+        if close(scores.double(), torch.softmax(expected, -1)):
             hint = "these are the weights (after the softmax); return the scores, before it"
-        elif torch.allclose(scores.double(), no_tanh):
+        elif close(scores.double(), no_tanh):
             hint = "apply tanh to W s + U h_j before multiplying by v: without it the score is linear"
-        ok = torch.allclose(scores.double(), expected, atol=1e-6)
+        ok = close(scores.double(), expected, atol=1e-6)
         results.append((f"{label}: scores match vᵀ tanh(W s + U h_j)", ok, hint))
         if not ok:
             break
@@ -90,6 +92,7 @@ def check_additive_score(fn):
 CONTEXT_HINT = "weights = torch.softmax(scores, dim=-1); context = weights @ h (a weighted average of the rows of h)"
 
 
+@checker
 def check_context(fn):
     """Exercise 2: fn(scores (n,), h (n, d_enc)) -> (context (d_enc,), weights (n,))."""
     title = "Exercise 2: alignment weights and the context vector"
@@ -123,16 +126,16 @@ def check_context(fn):
                 (f"{label}: no NaN or inf", False, "exp(1000) overflows: use torch.softmax, or subtract the max first")
             )
             break
-        weights_ok = torch.allclose(weights.double(), expected_weights, atol=1e-6)
+        weights_ok = close(weights.double(), expected_weights, atol=1e-6)
         hint = CONTEXT_HINT
         if abs(float(weights.double().sum()) - 1) > 1e-6:
             hint = "the weights must sum to 1 over the source positions: a softmax of the scores"
         results.append((f"{label}: weights = softmax(scores)", weights_ok, hint))
         if not weights_ok:
             break
-        context_ok = torch.allclose(context.double(), expected_context, atol=1e-6)
+        context_ok = close(context.double(), expected_context, atol=1e-6)
         hint = CONTEXT_HINT
-        if torch.allclose(context.double(), annotations.mean(dim=0), atol=1e-6):
+        if close(context.double(), annotations.mean(dim=0), atol=1e-6):
             hint = "that is the plain mean of h; weight each row h_j by weights_j"
         results.append((f"{label}: context = Σ_j weights_j h_j", context_ok, hint))
         if not context_ok:
@@ -145,6 +148,7 @@ def check_context(fn):
 PAIRS_HINT = "q[:, None, :] + k[None, :, :] is (n_q, n_k, d_a): every query beside every key; tanh, then @ v"
 
 
+@checker
 def check_all_pairs(fn):
     """Exercise 3: fn(q (n_q, d_a), k (n_k, d_a), v (d_a,)) -> scores (n_q, n_k) = vᵀ tanh(q_i + k_j)."""
     title = "Exercise 3: additive scores for every query and every key"
@@ -167,11 +171,11 @@ def check_all_pairs(fn):
             break
         expected = torch.tanh(q[:, None, :] + k[None, :, :]) @ v
         hint = PAIRS_HINT
-        if n_k == n_q and torch.allclose(scores.double(), (q @ k.T) / math.sqrt(d_a)):
+        if n_k == n_q and close(scores.double(), (q @ k.T) / math.sqrt(d_a)):
             hint = "that is the (scaled) dot product q·kᵀ; the additive score is vᵀ tanh(q_i + k_j)"
-        elif torch.allclose(scores.double(), (q[:, None, :] + k[None, :, :]) @ v):
+        elif close(scores.double(), (q[:, None, :] + k[None, :, :]) @ v):
             hint = "apply tanh to q_i + k_j before multiplying by v"
-        ok = torch.allclose(scores.double(), expected, atol=1e-6)
+        ok = close(scores.double(), expected, atol=1e-6)
         results.append((f"{label}: scores[i, j] = vᵀ tanh(q_i + k_j)", ok, hint))
         if not ok:
             break
@@ -190,6 +194,7 @@ def _is_count(value):
 PROJECTION_COUNTS = (2, 3, 4, 5)
 
 
+@checker
 def check_sequential_steps(decoder_steps, score_products, batch_size=8, n=5, m=15):
     """Exercise 4: how many decoder steps to write m letters for each of `batch_size` sources of n letters,
     and how many matrix products turn projected q, k (B, n, d_k) into the scores of all positions (the whole
@@ -251,15 +256,16 @@ def _cross_hint(weights, q, k):
     """A hint naming a typical mistake, from what the learner's weights equal."""
     d_k = q.shape[-1]
     if weights.shape == (q.shape[0], k.shape[0]):
-        if torch.allclose(weights, torch.softmax(q @ k.T, dim=-1)):
+        if close(weights, torch.softmax(q @ k.T, dim=-1)):
             return "divide the scores by √d_k before the softmax (lesson 02)"
-        if torch.allclose(weights, torch.softmax(q @ k.T / math.sqrt(d_k), dim=0)):
+        if close(weights, torch.softmax(q @ k.T / math.sqrt(d_k), dim=0)):
             return "take the softmax over the source positions (dim=-1): each decoder step's row sums to 1"
-        if torch.allclose(weights, q @ k.T / math.sqrt(d_k)):
+        if close(weights, q @ k.T / math.sqrt(d_k)):
             return "these are the scores: turn them into weights with a softmax over the source positions"
     return CROSS_HINT
 
 
+@checker
 def check_cross_attention(fn):
     """Exercise 5: fn(s (m, d_dec), h (n, d_enc), w_q, w_k, w_v) -> (output (m, d_v), weights (m, n)):
     one head of cross-attention, queries from the decoder's states s, keys and values from the encoder's h."""
@@ -289,8 +295,8 @@ def check_cross_attention(fn):
             break
         q, k, v = s @ w_q.T, h @ w_k.T, h @ w_v.T
         expected_output, expected_weights = scaled_dot_product_attention(q, k, v)
-        ok = torch.allclose(weights.double(), expected_weights, atol=1e-6)
-        ok = ok and torch.allclose(output.double(), expected_output, atol=1e-6)
+        ok = close(weights.double(), expected_weights, atol=1e-6)
+        ok = ok and close(output.double(), expected_output, atol=1e-6)
         results.append(
             (f"{label}: matches the library's scaled_dot_product_attention", ok, _cross_hint(weights.double(), q, k))
         )

@@ -8,7 +8,8 @@ from helpers.lessons.l09_transformer_end_to_end.sorting_task import parse_digits
 from helpers.lessons.l09_transformer_end_to_end.training import one_thread_context
 from helpers.library.layers import TransformerBlock
 from helpers.library.positions import sinusoidal_encoding
-from helpers.machinery.exercise_checking import call_learner, not_written, report
+from helpers.machinery.answers import close
+from helpers.machinery.exercise_checking import call_learner, checker, not_written, report
 
 __all__ = [
     "check_position_shift",
@@ -19,6 +20,7 @@ __all__ = [
 ]
 
 
+@checker
 def check_position_shift(fn):
     """Exercise: fn(k, d_model) returns the (d_model, d_model) matrix M with M @ PE[p] = PE[p + k] for every p.
 
@@ -42,15 +44,15 @@ def check_position_shift(fn):
         matrix = value.detach().double()
         encoding = sinusoidal_encoding(60, d_model).double()  # (60, d_model), positions 0 .. 59
         moved = encoding[: 60 - k] @ matrix.T  # row p: M @ PE[p]
-        right = bool(torch.isfinite(matrix).all()) and torch.allclose(moved, encoding[k:], atol=1e-4)
+        right = bool(torch.isfinite(matrix).all()) and close(moved, encoding[k:], atol=1e-4)
         hint = (
             "M is block diagonal: one 2×2 rotation per (sine, cosine) pair, by the angle k·ω_i with "
             "ω_i = 1 / 10000^(2i / d_model); use sin(a + b) = sin a cos b + cos a sin b and "
             "cos(a + b) = cos a cos b − sin a sin b"
         )
-        if k and torch.allclose(encoding[: 60 - k] @ matrix, encoding[k:], atol=1e-4):
+        if k and close(encoding[: 60 - k] @ matrix, encoding[k:], atol=1e-4):
             hint = "the two sines in each 2×2 block have the wrong signs: you built M transposed"
-        elif k and torch.allclose(matrix, torch.eye(d_model, dtype=torch.float64)):
+        elif k and close(matrix, torch.eye(d_model, dtype=torch.float64)):
             hint = "the identity leaves PE[p] where it is: M must turn each pair by the angle k·ω_i"
         results.append((f"{label} @ PE[p] = PE[p + {k}] for p = 0 .. {59 - k}", right, hint))
     return report("Exercise: moving along the positions is a rotation", results)
@@ -61,6 +63,7 @@ def _block_parameters(d_model, n_heads, d_ff):
     return sum(p.numel() for p in block.parameters())
 
 
+@checker
 def check_block_parameters(fn):
     """Exercise: fn(d_model, d_ff) returns the number of parameters of one TransformerBlock."""
     results = []
@@ -104,6 +107,7 @@ class _RecordingModel:
         return self.model(tokens, *args, **kwargs)
 
 
+@checker
 def check_greedy_decoding(fn, model=None):
     """Exercise: fn(model, digits) sorts the digits string by greedy decoding and returns the output string."""
     model = load_checkpoint(CHECKPOINT_PATH)[0] if model is None else model
@@ -163,6 +167,7 @@ def _shares(draws):
     return torch.bincount(torch.tensor(draws), minlength=len(SAMPLING_LOGITS)).double() / len(draws)
 
 
+@checker
 def check_temperature_sampling(fn):
     """Exercise: fn(logits, temperature, generator) draws one token id from softmax(logits / temperature).
 
@@ -220,6 +225,7 @@ def check_temperature_sampling(fn):
     return report(title, results)
 
 
+@checker
 def check_failing_input(answer, model=None):
     """Exercise: answer is a string of digits that the model sorts wrongly."""
     model = load_checkpoint(CHECKPOINT_PATH)[0] if model is None else model
