@@ -30,6 +30,7 @@ import warnings
 from pathlib import Path
 
 from helpers.machinery import progress
+from helpers.machinery.answers import describe
 
 __all__ = [
     "checker",
@@ -171,7 +172,7 @@ def call_learner(fn, *args, seconds=None, **kwargs):
     cell never writes to stderr.
     """
     if not callable(fn):
-        return None, f"{getattr(fn, '__name__', describe_answer(fn))} is not a function: define it with def"
+        return None, f"{getattr(fn, '__name__', describe(fn))} is not a function: define it with def"
     if id(fn) in _timed_out:
         return None, _timed_out[id(fn)]
     seconds = CALL_SECONDS if seconds is None else seconds
@@ -195,11 +196,6 @@ def call_learner(fn, *args, seconds=None, **kwargs):
         if where is None:
             where = f"line {traceback.extract_tb(error.__traceback__)[-1].lineno}"
         return None, f"{message} ({where})"
-
-
-def describe_answer(answer):
-    name = type(answer).__name__
-    return f"an {name}" if name[:1] in "aeiou" else f"a {name}"
 
 
 @contextlib.contextmanager
@@ -235,6 +231,7 @@ def checker(check):
     def wrapper(*args, raising=False, **kwargs):
         _timed_out.clear()
         _last_failures.clear()
+        _placeholders.clear()
         try:
             signature.bind(*args, **kwargs)
         except TypeError as error:
@@ -278,5 +275,5 @@ def not_written(fn, *args):
 def error_hint(error, advice):
     """The learner's error, with advice; the untouched placeholder gets a plainer message."""
     if error.startswith("NotImplementedError"):
-        return "replace `raise NotImplementedError` with your code, then run the cell again"
+        return PLACEHOLDER_ADVICE
     return f"{error}; {advice}"
